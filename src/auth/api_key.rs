@@ -1,0 +1,110 @@
+//! App API keys: `chatsdk_<key id>_<secret><checksum>`.
+//!
+//! The prefix and the CRC32 checksum let a secret scanner recognise a leaked key
+//! without calling us; the secret carries 131 bits of randomness. Only a SHA-256 hash
+//! is stored (the key is random, so a slow hash adds nothing), compared in constant time.
+
+use crate::ids::{self, random_bytes};
+use crate::secret::Secret;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub const KEY_PREFIX: &str = "chatsdk_";
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// 22 base62 characters ≈ 131 bits.
+const SECRET_CHARS: usize = 22;
+/// CRC32 in base62 fits in 6 characters (62^6 > 2^32).
+const CHECKSUM_CHARS: usize = 6;
+
+/// A SHA-256 hash of a full API key, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyHash(pub Vec<u8>);
+
+impl ApiKeyHash {
+    pub fn of(key: &Secret) -> Self {
+        Self(Sha256::digest(key.expose().as_bytes()).to_vec())
+    }
+
+    /// Constant-time comparison, so response timing says nothing about the stored hash.
+    pub fn matches(&self, other: &ApiKeyHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+/// A freshly generated key: shown once, then only its hash is kept.
+pub struct NewApiKey {
+    pub key_id: String,
+    pub key: Secret,
+    pub hash: ApiKeyHash,
+}
+
+/// Generates a new key with a new key id.
+pub fn generate() -> NewApiKey {
+    let key_id = ids::new_key_id();
+    let secret = random_base62(SECRET_CHARS);
+    let body = format!("{KEY_PREFIX}{key_id}_{secret}");
+    let key = Secret::new(format!("{body}{}", checksum(&body)));
+    let hash = ApiKeyHash::of(&key);
+    NewApiKey { key_id, key, hash }
+}
+
+/// Splits a presented key into its key id, after checking shape and checksum.
+/// `None` means the string cannot be one of our keys.
+pub fn parse_key_id(key: &Secret) -> Option<&str> {
+    let raw = key.expose();
+    let rest = raw.strip_prefix(KEY_PREFIX)?;
+    let (key_id, tail) = rest.rsplit_once('_')?;
+    if !ids::is_generated_id("key", key_id) || tail.len() != SECRET_CHARS + CHECKSUM_CHARS {
+        return None;
+    }
+    let (body, sum) = raw.split_at(raw.len() - CHECKSUM_CHARS);
+    (checksum(body) == sum).then_some(key_id)
+}
+
+fn checksum(body: &str) -> String {
+    let mut n = crc32fast::hash(body.as_bytes()) as u64;
+    let mut out = [b'0'; CHECKSUM_CHARS];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).expect("base62 is ASCII")
+}
+
+fn random_base62(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    // Rejection sampling keeps every character uniform: bytes ≥ 248 would bias the modulo.
+    while out.len() < len {
+        for b in random_bytes::<64>() {
+            if b < 248 && out.len() < len {
+                out.push(BASE62[(b % 62) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_parses_back_to_its_id() {
+        let k = generate();
+        assert!(k.key.expose().starts_with("chatsdk_key_"));
+        assert_eq!(parse_key_id(&k.key), Some(k.key_id.as_str()));
+        assert!(ApiKeyHash::of(&k.key).matches(&k.hash));
+    }
+
+    #[test]
+    fn a_changed_character_fails_the_checksum() {
+        let k = generate();
+        let raw = k.key.expose();
+        let i = raw.len() - CHECKSUM_CHARS - 3;
+        let c = if &raw[i..=i] == "a" { "b" } else { "a" };
+        let tampered = Secret::new(format!("{}{}{}", &raw[..i], c, &raw[i + 1..]));
+        assert_eq!(parse_key_id(&tampered), None);
+        assert_eq!(parse_key_id(&Secret::new("chatsdk_key_x_y")), None);
+        assert_eq!(parse_key_id(&Secret::new("")), None);
+    }
+}

@@ -1,0 +1,4 @@
+//! Credentials: app API keys and the two JWTs we issue.
+
+pub mod api_key;
+pub mod tokens;

@@ -1,0 +1,199 @@
+//! The two JWTs ChatSDK issues.
+//!
+//! - REST `token`: HS256 with `CHATSDK_JWT_SECRET`, for ChatSDK's own API.
+//! - `wsToken`: HS256 with Centrifugo's `client.token.hmac_secret_key`, a Centrifugo
+//!   connection token. Its `sub` is `<appId>:<userId>`, so two apps' "alice" are two
+//!   Centrifugo users; app ids never contain `:`, so the first `:` splits them.
+//!
+//! The secrets differ (enforced at start), so neither token verifies in the other's place.
+
+use crate::error::ApiError;
+use crate::ids;
+use crate::secret::Secret;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `iss` and `aud` of REST tokens.
+pub const REST_ISSUER: &str = "chatsdk";
+pub const REST_AUDIENCE: &str = "chatsdk";
+/// Clock skew tolerated when checking `exp` of REST tokens.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
+
+/// Claims of a REST token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestClaims {
+    pub sub: String,
+    pub app: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+}
+
+/// The public profile Centrifugo shows as connection info (presence, join/leave).
+#[derive(Debug, Serialize)]
+pub struct WsInfo<'a> {
+    pub id: &'a str,
+    pub name: Option<&'a str>,
+    pub image: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct WsClaims<'a> {
+    sub: String,
+    info: WsInfo<'a>,
+    iat: u64,
+    exp: u64,
+}
+
+/// Both tokens for one user, with their lifetime.
+pub struct IssuedTokens {
+    pub token: String,
+    pub ws_token: String,
+    pub expires_in: u64,
+}
+
+/// Signs and verifies tokens; built once at start from the configured secrets.
+pub struct TokenIssuer {
+    rest_encoding: EncodingKey,
+    rest_decoding: DecodingKey,
+    ws_encoding: EncodingKey,
+    header: Header,
+    validation: Validation,
+    ttl: u64,
+}
+
+/// The Centrifugo user id of an app's user: `<appId>:<userId>`.
+pub fn centrifugo_user_id(app_id: &str, user_id: &str) -> String {
+    format!("{app_id}:{user_id}")
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl TokenIssuer {
+    pub fn new(rest_secret: &Secret, centrifugo_secret: &Secret, ttl: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[REST_ISSUER]);
+        validation.set_audience(&[REST_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = CLOCK_LEEWAY_SECS;
+        Self {
+            rest_encoding: EncodingKey::from_secret(rest_secret.expose().as_bytes()),
+            rest_decoding: DecodingKey::from_secret(rest_secret.expose().as_bytes()),
+            ws_encoding: EncodingKey::from_secret(centrifugo_secret.expose().as_bytes()),
+            header: Header::new(Algorithm::HS256),
+            validation,
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> u64 {
+        self.ttl
+    }
+
+    /// Issues the REST token and the Centrifugo connection token for one user.
+    pub fn issue(&self, app_id: &str, info: WsInfo<'_>) -> Result<IssuedTokens, ApiError> {
+        let iat = now_secs();
+        let exp = iat + self.ttl;
+        let rest = RestClaims {
+            sub: info.id.to_string(),
+            app: app_id.to_string(),
+            iss: REST_ISSUER.into(),
+            aud: REST_AUDIENCE.into(),
+            iat,
+            exp,
+            jti: ids::new_token_id(),
+        };
+        let ws = WsClaims {
+            sub: centrifugo_user_id(app_id, info.id),
+            info,
+            iat,
+            exp,
+        };
+        let sign_err =
+            |e: jsonwebtoken::errors::Error| ApiError::Internal(format!("signing a token: {e}"));
+        Ok(IssuedTokens {
+            token: jsonwebtoken::encode(&self.header, &rest, &self.rest_encoding)
+                .map_err(sign_err)?,
+            ws_token: jsonwebtoken::encode(&self.header, &ws, &self.ws_encoding)
+                .map_err(sign_err)?,
+            expires_in: self.ttl,
+        })
+    }
+
+    /// Verifies a REST token: HS256 only, signature, `exp`, `iss` and `aud`.
+    pub fn verify_rest(&self, token: &str) -> Result<RestClaims, ApiError> {
+        jsonwebtoken::decode::<RestClaims>(token, &self.rest_decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+                ErrorKind::InvalidSignature => ApiError::InvalidToken("signature does not match"),
+                ErrorKind::InvalidAlgorithm => ApiError::InvalidToken("algorithm not allowed"),
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                    ApiError::InvalidToken("not a ChatSDK REST token")
+                }
+                ErrorKind::MissingRequiredClaim(_) => {
+                    ApiError::InvalidToken("a required claim is missing")
+                }
+                _ => ApiError::InvalidToken("malformed token"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> TokenIssuer {
+        TokenIssuer::new(
+            &Secret::new("r".repeat(32)),
+            &Secret::new("c".repeat(32)),
+            60,
+        )
+    }
+
+    #[test]
+    fn rest_token_round_trips_and_ws_token_does_not_verify_as_rest() {
+        let t = issuer();
+        let info = WsInfo {
+            id: "a:b#c",
+            name: Some("A"),
+            image: None,
+        };
+        let issued = t.issue("app_x", info).unwrap();
+        let claims = t.verify_rest(&issued.token).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.app.as_str()),
+            ("a:b#c", "app_x")
+        );
+        assert!(matches!(
+            t.verify_rest(&issued.ws_token),
+            Err(ApiError::InvalidToken(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_rest_token_is_reported_as_expired() {
+        let t = issuer();
+        let now = now_secs();
+        let claims = RestClaims {
+            sub: "u".into(),
+            app: "app_x".into(),
+            iss: REST_ISSUER.into(),
+            aud: REST_AUDIENCE.into(),
+            iat: now - 600,
+            exp: now - CLOCK_LEEWAY_SECS - 5,
+            jti: "j".into(),
+        };
+        let token = jsonwebtoken::encode(&t.header, &claims, &t.rest_encoding).unwrap();
+        assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));
+    }
+}

@@ -1,0 +1,296 @@
+//! The `chatsdk` command line: serve, app, key, healthcheck, dev.
+
+use crate::auth::api_key;
+use crate::config::{DEFAULT_ADDR, ServeArgs};
+use crate::db::{Db, DbError, apps, keys};
+use crate::domain::{MAX_LABEL_CHARS, check_text};
+use crate::ids;
+use crate::timefmt::rfc3339;
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chatsdk",
+    version,
+    about = "Token service for chat apps on Centrifugo"
+)]
+pub struct Cli {
+    /// SQLite database file.
+    #[arg(
+        long,
+        env = "CHATSDK_DATABASE",
+        default_value = "chatsdk.db",
+        global = true
+    )]
+    pub database: PathBuf,
+
+    /// Print one JSON object instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve(ServeArgs),
+    /// Manage apps.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Exit 0 when the running service answers /health (for container healthchecks).
+    Healthcheck(HealthcheckArgs),
+    /// Local development: start Centrifugo and the service with generated dev secrets.
+    Dev(crate::dev::DevArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// Create an app and its first API key.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List apps.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create an API key for an app (shown once).
+    Create {
+        #[arg(long)]
+        app: String,
+        /// A label to tell keys apart.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List an app's keys (never the secrets).
+    List {
+        #[arg(long)]
+        app: String,
+    },
+    /// Revoke a key; it stops working at once, also on running servers.
+    Revoke { key_id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// Address the service listens on.
+    #[arg(long, env = "CHATSDK_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+}
+
+/// A failed command: a stable code (as in the API) and a message.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<DbError> for CliError {
+    fn from(e: DbError) -> Self {
+        CliError {
+            code: "internal",
+            message: format!("database: {e}"),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> CliError {
+    CliError {
+        code: "invalid_request",
+        message: message.into(),
+    }
+}
+
+/// Output of a command: the JSON object and its human rendering.
+pub struct Output {
+    pub json: Value,
+    pub human: String,
+}
+
+pub async fn app_command(db: &Db, cmd: AppCommand) -> Result<Output, CliError> {
+    match cmd {
+        AppCommand::Create { name } => {
+            check_text("name", &name, 1, MAX_LABEL_CHARS).map_err(|e| invalid(e.message()))?;
+            let app_id = ids::new_app_id();
+            let key = api_key::generate();
+            let (key_id, hash) = (key.key_id.clone(), key.hash.clone());
+            let (a, n) = (app_id.clone(), name.clone());
+            db.write(move |c| {
+                apps::insert(c, &a, &n)?;
+                keys::insert(c, &key_id, &a, Some("default"), &hash)
+            })
+            .await?;
+            Ok(Output {
+                human: format!(
+                    "Created app {name} ({app_id}).\nAPI key (shown once, keep it on your backend):\n  {}\nKey id: {}",
+                    key.key.expose(),
+                    key.key_id
+                ),
+                json: json!({"appId": app_id, "name": name, "keyId": key.key_id, "apiKey": key.key.expose()}),
+            })
+        }
+        AppCommand::List => {
+            let list = db.read(apps::list).await?;
+            let human = if list.is_empty() {
+                "No apps yet: create one with `chatsdk app create --name NAME`.".to_string()
+            } else {
+                list.iter()
+                    .map(|a| format!("{}  {}  created {}", a.id, a.name, rfc3339(a.created_at)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let apps: Vec<Value> = list
+                .iter()
+                .map(|a| json!({"appId": a.id, "name": a.name, "createdAt": rfc3339(a.created_at)}))
+                .collect();
+            Ok(Output {
+                json: json!({ "apps": apps }),
+                human,
+            })
+        }
+    }
+}
+
+pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
+    match cmd {
+        KeyCommand::Create { app, name } => {
+            if let Some(n) = &name {
+                check_text("name", n, 1, MAX_LABEL_CHARS).map_err(|e| invalid(e.message()))?;
+            }
+            let key = api_key::generate();
+            let (key_id, hash, app_id) = (key.key_id.clone(), key.hash.clone(), app.clone());
+            let created = db
+                .write(move |c| {
+                    if !apps::exists(c, &app_id)? {
+                        return Ok(false);
+                    }
+                    keys::insert(c, &key_id, &app_id, name.as_deref(), &hash)?;
+                    Ok(true)
+                })
+                .await?;
+            if !created {
+                return Err(app_not_found(&app));
+            }
+            Ok(Output {
+                human: format!(
+                    "API key for {app} (shown once, keep it on your backend):\n  {}\nKey id: {}",
+                    key.key.expose(),
+                    key.key_id
+                ),
+                json: json!({"keyId": key.key_id, "apiKey": key.key.expose()}),
+            })
+        }
+        KeyCommand::List { app } => {
+            let app_id = app.clone();
+            let list = db
+                .read(move |c| {
+                    if !apps::exists(c, &app_id)? {
+                        return Ok(None);
+                    }
+                    keys::list_for_app(c, &app_id).map(Some)
+                })
+                .await?
+                .ok_or_else(|| app_not_found(&app))?;
+            let human = list
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}  {}  created {}  last used {}  {}",
+                        k.id,
+                        k.name.as_deref().unwrap_or("-"),
+                        rfc3339(k.created_at),
+                        k.last_used_at
+                            .map(rfc3339)
+                            .unwrap_or_else(|| "never".into()),
+                        k.revoked_at
+                            .map(|t| format!("REVOKED {}", rfc3339(t)))
+                            .unwrap_or_else(|| "active".into())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let keys: Vec<Value> = list
+                .iter()
+                .map(|k| {
+                    json!({
+                        "keyId": k.id,
+                        "appId": k.app_id,
+                        "name": k.name,
+                        "createdAt": rfc3339(k.created_at),
+                        "lastUsedAt": k.last_used_at.map(rfc3339),
+                        "revokedAt": k.revoked_at.map(rfc3339),
+                    })
+                })
+                .collect();
+            Ok(Output {
+                json: json!({ "keys": keys }),
+                human: if human.is_empty() {
+                    "No keys.".into()
+                } else {
+                    human
+                },
+            })
+        }
+        KeyCommand::Revoke { key_id } => {
+            let id = key_id.clone();
+            if !db.write(move |c| keys::revoke(c, &id)).await? {
+                return Err(CliError {
+                    code: "not_found",
+                    message: format!("no API key {key_id}"),
+                });
+            }
+            Ok(Output {
+                human: format!("Revoked {key_id}: it no longer works, also on running servers."),
+                json: json!({"keyId": key_id, "revoked": true}),
+            })
+        }
+    }
+}
+
+fn app_not_found(app: &str) -> CliError {
+    CliError {
+        code: "not_found",
+        message: format!("no app {app}: list apps with `chatsdk app list`"),
+    }
+}
+
+/// Asks a running service for `/health`; wildcard listen addresses are reached on loopback.
+pub async fn healthcheck(args: HealthcheckArgs) -> Result<Output, CliError> {
+    let mut addr = args.addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let url = format!("http://{addr}/health");
+    let unhealthy = |message: String| CliError {
+        code: "unhealthy",
+        message,
+    };
+    let response = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| unhealthy(format!("{url} did not answer: {e}")))?;
+    if !response.status().is_success() {
+        return Err(unhealthy(format!("{url} answered {}", response.status())));
+    }
+    Ok(Output {
+        json: json!({"status": "ok", "url": url}),
+        human: format!("ok: {url}"),
+    })
+}

@@ -1,0 +1,200 @@
+//! Service configuration: one clap struct, every option also an env var, validated once.
+
+use crate::secret::Secret;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Secrets shorter than this are refused: HS256 keys should carry at least 256 bits.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Longest token lifetime we accept (30 days); longer-lived tokens defeat revocation.
+pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_CENTRIFUGO_URL: &str = "http://localhost:8000";
+
+/// Options of `chatsdk serve`, as given on the command line or in the environment.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CHATSDK_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+
+    /// Secret that signs ChatSDK's REST tokens (at least 32 bytes).
+    #[arg(long, env = "CHATSDK_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Centrifugo's client.token.hmac_secret_key: signs the wsToken (at least 32 bytes).
+    #[arg(
+        long,
+        env = "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub centrifugo_token_secret: Option<Secret>,
+
+    /// Base URL of Centrifugo's server API (its internal port).
+    #[arg(long, env = "CENTRIFUGO_URL", default_value = DEFAULT_CENTRIFUGO_URL)]
+    pub centrifugo_url: String,
+
+    /// Centrifugo's http_api.key.
+    #[arg(long, env = "CENTRIFUGO_HTTP_API_KEY", hide_env_values = true)]
+    pub centrifugo_api_key: Option<Secret>,
+
+    /// Lifetime of both tokens, in seconds.
+    #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
+    pub token_ttl: u64,
+}
+
+/// A configuration that passed every check; the only form the server accepts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database: PathBuf,
+    pub jwt_secret: Secret,
+    pub centrifugo_token_secret: Secret,
+    pub centrifugo_url: String,
+    pub centrifugo_api_key: Secret,
+    pub token_ttl: u64,
+}
+
+/// Every problem found in a configuration, so the operator fixes them in one go.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Checks every setting and reports all problems at once.
+    pub fn validate(self, database: PathBuf) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let jwt_secret = required_secret(
+            self.jwt_secret,
+            "CHATSDK_JWT_SECRET",
+            "generate one with `openssl rand -hex 32`",
+            &mut problems,
+        );
+        let centrifugo_token_secret = required_secret(
+            self.centrifugo_token_secret,
+            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+            "it must equal Centrifugo's client.token.hmac_secret_key",
+            &mut problems,
+        );
+        let centrifugo_api_key = match self.centrifugo_api_key {
+            Some(key) if !key.is_empty() => Some(key),
+            _ => {
+                problems.push(
+                    "CENTRIFUGO_HTTP_API_KEY is missing: it must equal Centrifugo's http_api.key"
+                        .to_string(),
+                );
+                None
+            }
+        };
+        if let (Some(a), Some(b)) = (&jwt_secret, &centrifugo_token_secret) {
+            if a == b {
+                problems.push(
+                    "CHATSDK_JWT_SECRET and CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY are equal: \
+                     they must differ, or a REST token would open a Centrifugo connection"
+                        .to_string(),
+                );
+            }
+        }
+        if !(self.centrifugo_url.starts_with("http://")
+            || self.centrifugo_url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "CENTRIFUGO_URL must start with http:// or https:// (got {:?})",
+                self.centrifugo_url
+            ));
+        }
+        if self.token_ttl == 0 || self.token_ttl > MAX_TOKEN_TTL_SECS {
+            problems.push(format!(
+                "CHATSDK_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {})",
+                self.token_ttl
+            ));
+        }
+        match (jwt_secret, centrifugo_token_secret, centrifugo_api_key) {
+            (Some(jwt_secret), Some(centrifugo_token_secret), Some(centrifugo_api_key))
+                if problems.is_empty() =>
+            {
+                Ok(Config {
+                    addr: self.addr,
+                    database,
+                    jwt_secret,
+                    centrifugo_token_secret,
+                    centrifugo_url: self.centrifugo_url.trim_end_matches('/').to_string(),
+                    centrifugo_api_key,
+                    token_ttl: self.token_ttl,
+                })
+            }
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+fn required_secret(
+    value: Option<Secret>,
+    env: &str,
+    hint: &str,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    match value {
+        None => {
+            problems.push(format!("{env} is missing: {hint}"));
+            None
+        }
+        Some(s) if s.len() < MIN_SECRET_BYTES => {
+            problems.push(format!(
+                "{env} is too weak: {} bytes, at least {MIN_SECRET_BYTES} required; {hint}",
+                s.len()
+            ));
+            None
+        }
+        Some(s) => Some(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs {
+            addr: DEFAULT_ADDR.parse().unwrap(),
+            jwt_secret: None,
+            centrifugo_token_secret: Some(Secret::new("short")),
+            centrifugo_url: "localhost:8000".into(),
+            centrifugo_api_key: None,
+            token_ttl: 0,
+        }
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let err = args().validate("x.db".into()).unwrap_err();
+        let text = err.to_string();
+        for needle in [
+            "CHATSDK_JWT_SECRET is missing",
+            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY is too weak",
+            "CENTRIFUGO_HTTP_API_KEY is missing",
+            "CENTRIFUGO_URL must start",
+            "CHATSDK_TOKEN_TTL must be",
+        ] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+        assert!(!text.contains("short"), "a secret leaked into the message");
+    }
+
+    #[test]
+    fn equal_secrets_are_refused() {
+        let s = Secret::new("x".repeat(40));
+        let mut a = args();
+        a.jwt_secret = Some(s.clone());
+        a.centrifugo_token_secret = Some(s);
+        a.centrifugo_api_key = Some(Secret::new("k"));
+        a.centrifugo_url = "http://c:8000".into();
+        a.token_ttl = 60;
+        let err = a.validate("x.db".into()).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert!(err.problems[0].contains("must differ"));
+    }
+}

@@ -1,0 +1,45 @@
+//! Apps: one per customer application; every user and key belongs to one.
+
+use super::{DbResult, now_ms};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+pub fn insert(conn: &Connection, id: &str, name: &str) -> DbResult<App> {
+    let created_at = now_ms();
+    conn.prepare_cached("INSERT INTO apps (id, name, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, name, created_at])?;
+    Ok(App {
+        id: id.into(),
+        name: name.into(),
+        created_at,
+    })
+}
+
+pub fn list(conn: &Connection) -> DbResult<Vec<App>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, name, created_at FROM apps ORDER BY created_at, id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(App {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            created_at: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn exists(conn: &Connection, id: &str) -> DbResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM apps WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

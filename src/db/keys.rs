@@ -1,0 +1,97 @@
+//! API keys: only a hash is stored; revocation is a timestamp, checked on every request.
+
+use super::{DbResult, now_ms};
+use crate::auth::api_key::ApiKeyHash;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// What the CLI lists about a key. Never the secret, never the hash.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    pub id: String,
+    pub app_id: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What authentication needs to know about a presented key id.
+#[derive(Debug)]
+pub struct KeyRecord {
+    pub app_id: String,
+    pub hash: ApiKeyHash,
+    pub revoked: bool,
+    pub last_used_at: Option<i64>,
+}
+
+pub fn insert(
+    conn: &Connection,
+    id: &str,
+    app_id: &str,
+    name: Option<&str>,
+    hash: &ApiKeyHash,
+) -> DbResult<KeyInfo> {
+    let created_at = now_ms();
+    conn.prepare_cached(
+        "INSERT INTO api_keys (id, app_id, name, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, app_id, name, hash.0, created_at])?;
+    Ok(KeyInfo {
+        id: id.into(),
+        app_id: app_id.into(),
+        name: name.map(Into::into),
+        created_at,
+        last_used_at: None,
+        revoked_at: None,
+    })
+}
+
+pub fn find(conn: &Connection, id: &str) -> DbResult<Option<KeyRecord>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT app_id, key_hash, revoked_at, last_used_at FROM api_keys WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(KeyRecord {
+                app_id: r.get(0)?,
+                hash: ApiKeyHash(r.get(1)?),
+                revoked: r.get::<_, Option<i64>>(2)?.is_some(),
+                last_used_at: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn list_for_app(conn: &Connection, app_id: &str) -> DbResult<Vec<KeyInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, app_id, name, created_at, last_used_at, revoked_at FROM api_keys
+         WHERE app_id = ?1 ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([app_id], |r| {
+        Ok(KeyInfo {
+            id: r.get(0)?,
+            app_id: r.get(1)?,
+            name: r.get(2)?,
+            created_at: r.get(3)?,
+            last_used_at: r.get(4)?,
+            revoked_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Marks a key revoked. Returns false when no such key exists; revoking twice keeps the first time.
+pub fn revoke(conn: &Connection, id: &str) -> DbResult<bool> {
+    let changed = conn
+        .prepare_cached("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1")?
+        .execute(params![id, now_ms()])?;
+    Ok(changed == 1)
+}
+
+pub fn touch_last_used(conn: &Connection, id: &str, at: i64) -> DbResult<()> {
+    conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![id, at])?;
+    Ok(())
+}

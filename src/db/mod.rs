@@ -1,0 +1,241 @@
+//! The one door to SQLite.
+//!
+//! - Writes go to one writer thread that owns the write connection. It takes every job
+//!   queued, runs them in one `BEGIN IMMEDIATE` transaction with a savepoint per job
+//!   (a failing job rolls back alone) and commits once: group commit, so
+//!   `synchronous=FULL` stays fast.
+//! - Reads run on the blocking thread pool with connections from a small pool.
+//!
+//! No SQLite call ever runs on an async worker thread.
+
+pub mod apps;
+pub mod keys;
+mod migrations;
+pub mod users;
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a connection waits for another process's write lock (the CLI, a backup).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Jobs waiting for the writer before callers wait for room.
+const WRITE_QUEUE: usize = 4096;
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("a blocking database task failed: {0}")]
+    Task(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    writer: mpsc::Sender<Box<dyn WriteJob>>,
+    readers: Arc<ReadPool>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    pub fn open(path: &Path) -> DbResult<Db> {
+        let mut conn = open_connection(path)?;
+        // WAL lets readers (and the CLI) work beside the writer.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        migrations::apply(&mut conn)?;
+        // FULL: an acknowledged commit survives power loss, not only a process crash.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(conn, rx))
+            .map_err(|e| DbError::Task(format!("cannot start writer thread: {e}")))?;
+        Ok(Db {
+            writer: tx,
+            readers: Arc::new(ReadPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` on a read connection, off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.put_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` inside the writer's transaction (in its own savepoint) and waits for the commit.
+    pub async fn write<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Job {
+            work: Some(f),
+            result: None,
+            reply,
+        });
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| DbError::WriterGone)?;
+        answer.await.map_err(|_| DbError::WriterGone)?
+    }
+}
+
+fn open_connection(path: &Path) -> DbResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn take(&self) -> DbResult<Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => open_connection(&self.path),
+        }
+    }
+
+    fn put_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A queued write: runs inside the batch transaction, answers after the commit.
+trait WriteJob: Send {
+    /// Runs the work; false means it failed and its savepoint must be rolled back.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Delivers the outcome once the batch's commit is known.
+    fn finish(self: Box<Self>, commit: DbResult<()>);
+}
+
+struct Job<T, F> {
+    work: Option<F>,
+    result: Option<DbResult<T>>,
+    reply: oneshot::Sender<DbResult<T>>,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = match self.work.take() {
+            Some(work) => work(conn),
+            None => Err(DbError::Task("job ran twice".into())),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: DbResult<()>) {
+        let outcome = match (self.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (_, Err(e)) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (None, Ok(())) => Err(DbError::Task("job never ran".into())),
+        };
+        // The caller may have gone away (request cancelled); the write stands regardless.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = run_batch(&conn, &mut batch);
+        let shared = commit.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        for job in batch.drain(..) {
+            job.finish(match &shared {
+                Ok(()) => Ok(()),
+                Err(msg) => Err(DbError::Task(format!("commit failed: {msg}"))),
+            });
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> DbResult<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        let step = conn
+            .execute_batch("SAVEPOINT job")
+            .map(|_| job.run(conn))
+            .and_then(|ok| {
+                if ok {
+                    conn.execute_batch("RELEASE job")
+                } else {
+                    conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                }
+            });
+        if let Err(e) = step {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch: how times are stored.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

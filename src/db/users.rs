@@ -1,0 +1,135 @@
+//! Users of an app, upserted by `POST /tokens`.
+
+use super::{DbError, DbResult, now_ms};
+use crate::domain::{MAX_CUSTOM_BYTES, merge_patch};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub email: Option<String>,
+    pub custom: Map<String, Value>,
+}
+
+/// A partial update: `None` keeps the field, `Some(None)` clears it, `Some(Some(v))` sets it.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub name: Option<Option<String>>,
+    pub image: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    /// A JSON merge patch for `custom`; `Some(None)` empties it.
+    pub custom: Option<Option<Map<String, Value>>>,
+}
+
+impl UserPatch {
+    /// Applies the patch to `user` (a fresh or stored one).
+    pub fn apply_to(&self, user: &mut User) {
+        if let Some(v) = &self.name {
+            user.name = v.clone();
+        }
+        if let Some(v) = &self.image {
+            user.image = v.clone();
+        }
+        if let Some(v) = &self.email {
+            user.email = v.clone();
+        }
+        match &self.custom {
+            Some(Some(patch)) => merge_patch(&mut user.custom, patch),
+            Some(None) => user.custom.clear(),
+            None => {}
+        }
+    }
+}
+
+pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>> {
+    conn.prepare_cached(
+        "SELECT id, name, image, email, custom FROM users WHERE app_id = ?1 AND id = ?2",
+    )?
+    .query_row(params![app_id, id], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })
+    .optional()?
+    .map(|(id, name, image, email, custom)| {
+        let custom = match serde_json::from_str(&custom) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(DbError::Corrupt(format!(
+                    "users.custom is not an object for {app_id}"
+                )));
+            }
+        };
+        Ok(User {
+            id,
+            name,
+            image,
+            email,
+            custom,
+        })
+    })
+    .transpose()
+}
+
+/// Inserts or updates the user so it equals `user`; writes nothing when it already does.
+/// Returns true when a row was written.
+pub fn save(conn: &Connection, app_id: &str, user: &User, existed: bool) -> DbResult<bool> {
+    let custom = Value::Object(user.custom.clone()).to_string();
+    let now = now_ms();
+    let changed = if existed {
+        conn.prepare_cached(
+            "UPDATE users SET name = ?3, image = ?4, email = ?5, custom = ?6, updated_at = ?7
+             WHERE app_id = ?1 AND id = ?2",
+        )?
+        .execute(params![
+            app_id, user.id, user.name, user.image, user.email, custom, now
+        ])?
+    } else {
+        conn.prepare_cached(
+            "INSERT INTO users (app_id, id, name, image, email, custom, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )?
+        .execute(params![
+            app_id, user.id, user.name, user.image, user.email, custom, now
+        ])?
+    };
+    Ok(changed == 1)
+}
+
+/// What an upsert did.
+#[derive(Debug)]
+pub enum Upserted {
+    Saved(User),
+    /// The merged `custom` would exceed the limit; nothing was written. Holds its size.
+    CustomTooLarge(usize),
+}
+
+/// Applies `patch` to the user (creating it when new) inside the caller's transaction.
+/// Runs on the writer, so concurrent upserts of one new id cannot both insert.
+pub fn upsert(conn: &Connection, app_id: &str, id: &str, patch: &UserPatch) -> DbResult<Upserted> {
+    let stored = find(conn, app_id, id)?;
+    let existed = stored.is_some();
+    let mut user = stored.clone().unwrap_or_else(|| User {
+        id: id.to_string(),
+        name: None,
+        image: None,
+        email: None,
+        custom: Map::new(),
+    });
+    patch.apply_to(&mut user);
+    let custom_size = Value::Object(user.custom.clone()).to_string().len();
+    if custom_size > MAX_CUSTOM_BYTES {
+        return Ok(Upserted::CustomTooLarge(custom_size));
+    }
+    if stored.as_ref() != Some(&user) {
+        save(conn, app_id, &user, existed)?;
+    }
+    Ok(Upserted::Saved(user))
+}

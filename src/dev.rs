@@ -1,0 +1,168 @@
+//! `chatsdk dev`: the no-Docker path. Starts the pinned Centrifugo from the checked-in
+//! config (installing it with `go install` when missing) and the service beside it, with
+//! dev secrets generated once and kept in the dev folder, then prints a dev API key.
+
+use crate::auth::api_key::{self, ApiKeyHash};
+use crate::centrifugo_process::{self, CentrifugoOptions, CentrifugoProcess};
+use crate::config::{DEFAULT_ADDR, ServeArgs};
+use crate::db::{Db, apps, keys};
+use crate::ids;
+use crate::secret::Secret;
+use crate::startup::Application;
+use clap::Args;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    /// Folder for the dev secrets, database, API key and Centrifugo log.
+    #[arg(long, default_value = ".chatsdk-dev")]
+    pub dir: PathBuf,
+    /// Centrifugo config file to run (the checked-in one).
+    #[arg(long, default_value = "centrifugo/config.json")]
+    pub centrifugo_config: PathBuf,
+    /// Address the service listens on.
+    #[arg(long, env = "CHATSDK_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+}
+
+const SECRET_NAMES: [&str; 3] = [
+    "CHATSDK_JWT_SECRET",
+    "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+    "CENTRIFUGO_HTTP_API_KEY",
+];
+
+pub async fn run(args: DevArgs, _database: PathBuf) -> ExitCode {
+    match run_inner(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_inner(args: DevArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.dir)
+        .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
+    let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
+    let config_file = std::fs::canonicalize(&args.centrifugo_config).map_err(|e| {
+        format!(
+            "cannot find {} ({e}): run `chatsdk dev` from the repository root",
+            args.centrifugo_config.display()
+        )
+    })?;
+    let secrets = load_or_create_secrets(&dir.join("dev.env"))?;
+    let binary = match centrifugo_process::find_binary() {
+        Some(b) => b,
+        None => centrifugo_process::install().map_err(|e| e.to_string())?,
+    };
+    let centrifugo = CentrifugoProcess::start(&CentrifugoOptions {
+        binary,
+        config: config_file,
+        port: None,
+        internal_port: None,
+        address: None,
+        token_secret: secrets["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"].clone(),
+        api_key: secrets["CENTRIFUGO_HTTP_API_KEY"].clone(),
+        workdir: dir.clone(),
+        log_file: Some(dir.join("centrifugo.log")),
+    })
+    .await
+    .map_err(|e| format!("{e} ({})", dir.join("centrifugo.log").display()))?;
+
+    let config = ServeArgs {
+        addr: args.addr,
+        jwt_secret: Some(secrets["CHATSDK_JWT_SECRET"].clone()),
+        centrifugo_token_secret: Some(secrets["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"].clone()),
+        centrifugo_url: centrifugo.internal_url.clone(),
+        centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
+        token_ttl: 86_400,
+    }
+    .validate(dir.join("chatsdk.db"))
+    .map_err(|e| e.to_string())?;
+    let app = Application::build(&config).map_err(|e| e.to_string())?;
+    let db = Db::open(&config.database).map_err(|e| e.to_string())?;
+    let key = dev_api_key(&db, &dir.join("dev-api-key")).await?;
+
+    println!(
+        "\nChatSDK dev is up.\n  REST API:   http://{addr}  (GET /health, /ready)\n  Centrifugo: {ws}\n  Secrets:    {env} (generated once; also feed them to your backend)\n  Dev API key (backend only, never in a browser):\n    {key}\n\nTry it:\n  curl -s -X POST http://{addr}/tokens -H 'X-API-Key: {key}' -H 'Content-Type: application/json' -d '{{\"userId\":\"alice\",\"name\":\"Alice\"}}'\n",
+        addr = config.addr,
+        ws = centrifugo.ws_url,
+        env = dir.join("dev.env").display(),
+        key = key.expose(),
+    );
+    let served = app.run_until_stopped().await;
+    centrifugo.stop().await;
+    served.map_err(|e| e.to_string())
+}
+
+/// Reads `NAME=value` lines, generating any missing secret and saving the file (mode 0600).
+fn load_or_create_secrets(path: &Path) -> Result<BTreeMap<&'static str, Secret>, String> {
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let mut found: BTreeMap<String, String> = existing
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut secrets = BTreeMap::new();
+    for name in SECRET_NAMES {
+        let value = found.remove(name).unwrap_or_else(random_hex_secret);
+        secrets.insert(name, Secret::new(value));
+    }
+    let text: String = secrets
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", v.expose()))
+        .collect();
+    if text != existing {
+        write_private(path, &text)?;
+    }
+    Ok(secrets)
+}
+
+fn random_hex_secret() -> String {
+    ids::random_bytes::<32>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Reuses the saved dev key while it still works, else creates a dev app and key.
+async fn dev_api_key(db: &Db, path: &Path) -> Result<Secret, String> {
+    if let Ok(saved) = std::fs::read_to_string(path) {
+        let key = Secret::new(saved.trim());
+        if let Some(key_id) = api_key::parse_key_id(&key).map(str::to_string) {
+            let record = db
+                .read(move |c| keys::find(c, &key_id))
+                .await
+                .map_err(|e| e.to_string())?;
+            if record.is_some_and(|r| !r.revoked && r.hash.matches(&ApiKeyHash::of(&key))) {
+                return Ok(key);
+            }
+        }
+    }
+    let new = api_key::generate();
+    let (key_id, hash, app_id) = (new.key_id.clone(), new.hash.clone(), ids::new_app_id());
+    db.write(move |c| {
+        apps::insert(c, &app_id, "dev")?;
+        keys::insert(c, &key_id, &app_id, Some("dev"), &hash)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    write_private(path, new.key.expose())?;
+    Ok(new.key)
+}

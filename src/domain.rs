@@ -1,0 +1,136 @@
+//! Domain types built by parsing: once constructed, they are valid.
+
+use crate::error::ApiError;
+use serde_json::{Map, Value};
+
+/// Longest user id, in characters.
+pub const MAX_USER_ID_CHARS: usize = 255;
+/// Longest user name, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Longest image URL, in characters.
+pub const MAX_IMAGE_CHARS: usize = 2048;
+/// Longest email, in characters (RFC 5321 path limit).
+pub const MAX_EMAIL_CHARS: usize = 320;
+/// Largest `custom` object, serialized, in bytes.
+pub const MAX_CUSTOM_BYTES: usize = 8 * 1024;
+/// Longest app name and key label, in characters.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// An app's user id as the customer's backend chose it: 1–255 characters, no control
+/// characters, anything else allowed (emails, UUIDs, `a:b#c,d`, unicode).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn parse(field: &str, raw: String) -> Result<Self, ApiError> {
+        check_text(field, &raw, 1, MAX_USER_ID_CHARS)?;
+        Ok(Self(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks a free-text field: length in characters within bounds, no control characters.
+pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(ApiError::InvalidRequest(if min > 0 && chars < min {
+            format!("`{field}` must not be empty")
+        } else {
+            format!("`{field}` must be at most {max} characters (got {chars})")
+        }));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies an RFC 7396 JSON merge patch to `target`: a key set to null is removed,
+/// nested objects merge, anything else replaces.
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(key);
+            }
+            Value::Object(inner) => {
+                let slot = target
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(obj) = slot {
+                    merge_patch(obj, inner);
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn user_ids_take_any_printable_characters() {
+        for id in [
+            "alice",
+            "a@b.com",
+            "a:b#c,d",
+            "日本語",
+            "550e8400-e29b-41d4-a716-446655440000",
+            " ",
+        ] {
+            assert!(UserId::parse("userId", id.into()).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn user_ids_refuse_empty_long_and_control() {
+        assert!(UserId::parse("userId", String::new()).is_err());
+        assert!(UserId::parse("userId", "x".repeat(256)).is_err());
+        assert!(UserId::parse("userId", "é".repeat(255)).is_ok());
+        assert!(UserId::parse("userId", "a\nb".into()).is_err());
+        assert!(UserId::parse("userId", "a\u{0}b".into()).is_err());
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc7396_examples() {
+        let cases = [
+            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
+            (json!({"a":"b"}), json!({"a":null}), json!({})),
+            (
+                json!({"a":"b","b":"c"}),
+                json!({"a":null}),
+                json!({"b":"c"}),
+            ),
+            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
+            (
+                json!({"a":{"b":"c"}}),
+                json!({"a":{"b":"d","c":null}}),
+                json!({"a":{"b":"d"}}),
+            ),
+            (
+                json!({"a":"x"}),
+                json!({"a":{"b":null,"c":1}}),
+                json!({"a":{"c":1}}),
+            ),
+        ];
+        for (target, patch, expected) in cases {
+            let mut t = target.as_object().unwrap().clone();
+            merge_patch(&mut t, patch.as_object().unwrap());
+            assert_eq!(Value::Object(t), expected);
+        }
+    }
+}

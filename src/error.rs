@@ -1,0 +1,162 @@
+//! The one error type of the HTTP API and its JSON shape `{"error":{"code","message"}}`.
+
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+
+/// An API error: an HTTP status, a stable `code` string and a message for the caller.
+///
+/// The `code` strings are part of the API; tests assert them.
+#[derive(Debug)]
+pub enum ApiError {
+    InvalidJson(String),
+    InvalidRequest(String),
+    MissingApiKey,
+    InvalidApiKey,
+    MissingToken,
+    InvalidToken(&'static str),
+    TokenExpired,
+    NotFound(String),
+    MethodNotAllowed,
+    PayloadTooLarge(usize),
+    UnsupportedMediaType,
+    NotReady(String),
+    /// Anything we did not expect. The cause is logged; the body says nothing internal.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::MissingApiKey => "missing_api_key",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::TokenExpired => "token_expired",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotReady(_) => "not_ready",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidJson(m) | Self::InvalidRequest(m) | Self::NotReady(m) => m.clone(),
+            Self::MissingApiKey => "missing X-API-Key header: send your app's API key from your backend".into(),
+            Self::InvalidApiKey => "the API key is unknown or revoked".into(),
+            Self::MissingToken => "missing Authorization header: send `Authorization: Bearer <token>` with the token from POST /tokens".into(),
+            Self::InvalidToken(why) => format!("invalid token: {why}"),
+            Self::TokenExpired => "the token has expired: get a new one from your backend (POST /tokens)".into(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::MethodNotAllowed => "method not allowed on this route".into(),
+            Self::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
+            Self::UnsupportedMediaType => "send the body as JSON with `Content-Type: application/json`".into(),
+            Self::Internal(_) => "internal error".into(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MissingApiKey
+            | Self::InvalidApiKey
+            | Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::TokenExpired => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // The single place errors are logged: 5xx with their cause, the rest quietly.
+        match self {
+            Self::Internal(cause) => log::error!("internal error: {cause}"),
+            Self::NotReady(why) => log::warn!("not ready: {why}"),
+            other => log::debug!("request refused: {}", other.code()),
+        }
+        error_response(self.status_code(), self.code(), &self.message())
+    }
+}
+
+/// Builds the JSON error body; also used for errors raised outside our handlers.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ErrorBody {
+            error: ErrorDetail { code, message },
+        })
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::Internal(format!("database: {e}"))
+    }
+}
+
+/// Safety net for error responses that did not come from `ApiError` (framework defaults):
+/// gives them the same JSON shape, chosen by status.
+pub fn render_framework_error<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == HeaderValue::from_static("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this route")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        s if s.is_server_error() => ("internal", "internal error"),
+        _ => ("invalid_request", "the request could not be processed"),
+    };
+    let (req, _) = res.into_parts();
+    let body: HttpResponse<BoxBody> = error_response(status, code, message);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, body).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,17 @@
+//! ChatSDK: a token service for chat apps on Centrifugo.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod centrifugo;
+pub mod centrifugo_process;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod dev;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod routes;
+pub mod secret;
+pub mod startup;
+pub mod timefmt;

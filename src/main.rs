@@ -1,0 +1,89 @@
+#![forbid(unsafe_code)]
+
+use chatsdk::cli::{Cli, CliError, Command, Output, app_command, healthcheck, key_command};
+use chatsdk::db::Db;
+use chatsdk::startup::Application;
+use clap::Parser;
+use serde_json::json;
+use std::process::ExitCode;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Serve(args) => return serve(args, cli.database).await,
+        Command::Dev(args) => return chatsdk::dev::run(args, cli.database).await,
+        Command::Healthcheck(args) => healthcheck(args).await,
+        Command::App(cmd) => match open_db(&cli.database) {
+            Ok(db) => app_command(&db, cmd).await,
+            Err(e) => Err(e),
+        },
+        Command::Key(cmd) => match open_db(&cli.database) {
+            Ok(db) => key_command(&db, cmd).await,
+            Err(e) => Err(e),
+        },
+    };
+    report(result, json)
+}
+
+fn open_db(path: &std::path::Path) -> Result<Db, CliError> {
+    Db::open(path).map_err(|e| CliError {
+        code: "internal",
+        message: format!("cannot open database {}: {e}", path.display()),
+    })
+}
+
+fn report(result: Result<Output, CliError>, json: bool) -> ExitCode {
+    match result {
+        Ok(out) if json => {
+            println!("{}", out.json);
+            ExitCode::SUCCESS
+        }
+        Ok(out) => {
+            println!("{}", out.human);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"error": {"code": e.code, "message": e.message}})
+                );
+            } else {
+                eprintln!("error: {}", e.message);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: chatsdk::config::ServeArgs, database: std::path::PathBuf) -> ExitCode {
+    let config = match args.validate(database) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match Application::build(&config) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    log::info!(
+        "chatsdk listening on {} (database {})",
+        config.addr,
+        config.database.display()
+    );
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `ApiJson<T>`: the JSON body extractor. Unlike actix's `Json`, its errors name the
+//! offending field (via serde_path_to_error) and tell syntax errors from wrong values.
+
+use crate::error::ApiError;
+use crate::routes::MAX_BODY_BYTES;
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A JSON request body, parsed into `T`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+                _ if e.as_response_error().status_code() == 413 => {
+                    ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+                }
+                _ => ApiError::InvalidRequest(format!("could not read the request body: {e}")),
+            })?;
+            parse(&bytes).map(ApiJson)
+        })
+    }
+}
+
+/// Parses a JSON body into `T`, naming the field at fault.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let what = strip_position(&inner.to_string());
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::InvalidJson(format!("the body is not valid JSON: {what}"))
+        } else if path == "." {
+            ApiError::InvalidRequest(format!("request body: {what}"))
+        } else {
+            ApiError::InvalidRequest(format!("`{path}`: {what}"))
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::InvalidJson(format!(
+            "the body is not valid JSON: {}",
+            strip_position(&e.to_string())
+        ))
+    })?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C"; the field path says more to an API caller.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}

@@ -1,0 +1,131 @@
+//! `POST /tokens`: a customer's backend gets both tokens for one of its users.
+
+use crate::auth::tokens::WsInfo;
+use crate::db::users::{self, Upserted, User, UserPatch};
+use crate::domain::{
+    MAX_CUSTOM_BYTES, MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, UserId, check_text,
+};
+use crate::error::ApiError;
+use crate::routes::AppState;
+use crate::routes::auth::AuthenticatedApp;
+use crate::routes::json::ApiJson;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// Request body. Absent fields keep their stored value; `null` clears it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenRequest {
+    pub user_id: String,
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub image: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub custom: Option<Option<Map<String, Value>>>,
+}
+
+/// Marks a field as present (`Some`) even when its value is `null` (`Some(None)`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl TokenRequest {
+    /// Checks every field and turns the body into a user id and a patch.
+    pub fn parse(self) -> Result<(UserId, UserPatch), ApiError> {
+        let user_id = UserId::parse("userId", self.user_id)?;
+        let text = |field: &str, v: &Option<Option<String>>, max: usize| match v {
+            Some(Some(s)) => check_text(field, s, 0, max),
+            _ => Ok(()),
+        };
+        text("name", &self.name, MAX_NAME_CHARS)?;
+        text("image", &self.image, MAX_IMAGE_CHARS)?;
+        text("email", &self.email, MAX_EMAIL_CHARS)?;
+        if let Some(Some(custom)) = &self.custom {
+            let size = Value::Object(custom.clone()).to_string().len();
+            if size > MAX_CUSTOM_BYTES {
+                return Err(custom_too_large(size));
+            }
+        }
+        Ok((
+            user_id,
+            UserPatch {
+                name: self.name,
+                image: self.image,
+                email: self.email,
+                custom: self.custom,
+            },
+        ))
+    }
+}
+
+fn custom_too_large(size: usize) -> ApiError {
+    ApiError::InvalidRequest(format!(
+        "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
+    ))
+}
+
+/// A user as the app and the user themself see it.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub email: Option<String>,
+    pub custom: Map<String, Value>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name,
+            image: u.image,
+            email: u.email,
+            custom: u.custom,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenResponse {
+    token: String,
+    ws_token: String,
+    user: UserView,
+    expires_in: u64,
+}
+
+pub async fn issue_tokens(
+    state: web::Data<AppState>,
+    app: AuthenticatedApp,
+    body: ApiJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (user_id, patch) = body.0.parse()?;
+    let app_id = app.app_id.clone();
+    let upserted = state
+        .db
+        .write(move |c| users::upsert(c, &app_id, user_id.as_str(), &patch))
+        .await?;
+    let user = match upserted {
+        Upserted::Saved(user) => user,
+        Upserted::CustomTooLarge(size) => return Err(custom_too_large(size)),
+    };
+    let info = WsInfo {
+        id: &user.id,
+        name: user.name.as_deref(),
+        image: user.image.as_deref(),
+    };
+    let issued = state.tokens.issue(&app.app_id, info)?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        token: issued.token,
+        ws_token: issued.ws_token,
+        user: user.into(),
+        expires_in: issued.expires_in,
+    }))
+}
