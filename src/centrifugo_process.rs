@@ -160,14 +160,18 @@ pub fn find_binary() -> Option<PathBuf> {
     cached.is_file().then_some(cached)
 }
 
-/// Where `install` puts the binary: `$XDG_CACHE_HOME/chatsdk/centrifugo-<version>/`.
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
+/// ChatSDK's cache folder: `$XDG_CACHE_HOME/chatsdk` (default `~/.cache/chatsdk`).
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("chatsdk")
-        .join(format!("centrifugo-{CENTRIFUGO_VERSION}"))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("chatsdk")
+}
+
+/// Where `install` puts the binary: `<cache root>/centrifugo-<version>/`.
+pub fn cache_dir() -> PathBuf {
+    cache_root().join(format!("centrifugo-{CENTRIFUGO_VERSION}"))
 }
 
 /// Builds the pinned Centrifugo with `go install` into the cache directory.

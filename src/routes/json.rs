@@ -44,6 +44,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 /// Parses a JSON body into `T`, naming the field at fault.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derived structs also accept a JSON array of fields in order; an API body
+    // must be an object, so anything else is refused before it can be misread.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(ApiError::InvalidJson(
+                "the body is empty: send a JSON object".into(),
+            ));
+        }
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() => {
+            return Err(ApiError::InvalidJson("the body is not valid JSON".into()));
+        }
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "the body must be a JSON object".into(),
+            ));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -1,0 +1,277 @@
+//! Test harness: a real Centrifugo from the checked-in config, a temp SQLite file and the
+//! service on a free loopback port, built by the same code as `chatsdk serve`.
+#![allow(dead_code)]
+
+use base64::Engine;
+use chatsdk::centrifugo_process::{self, CentrifugoOptions, CentrifugoProcess};
+use chatsdk::config::{Config, ServeArgs};
+use chatsdk::secret::Secret;
+use chatsdk::startup::Application;
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+
+pub const JWT_SECRET: &str = "test-rest-secret-0123456789abcdef0123456789";
+pub const CENTRIFUGO_SECRET: &str = "test-centrifugo-secret-0123456789abcdef012";
+pub const CENTRIFUGO_API_KEY: &str = "test-centrifugo-api-key";
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The Centrifugo binary; a missing one fails the test (never skips it).
+pub fn centrifugo_binary() -> PathBuf {
+    centrifugo_process::find_binary().unwrap_or_else(|| {
+        panic!(
+            "Centrifugo {} not found: set CENTRIFUGO_BIN, put `centrifugo` on PATH, or run `bash .ci/run` \
+             (it installs it with `go install`)",
+            centrifugo_process::CENTRIFUGO_VERSION
+        )
+    })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Centrifugo from `centrifugo/config.json`, passing only ports and secrets.
+pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> CentrifugoProcess {
+    CentrifugoProcess::start(&CentrifugoOptions {
+        binary: centrifugo_binary(),
+        config: repo_path("centrifugo/config.json"),
+        port: Some(port),
+        internal_port: Some(internal_port),
+        address: Some("127.0.0.1".into()),
+        token_secret: Secret::new(CENTRIFUGO_SECRET),
+        api_key: Secret::new(CENTRIFUGO_API_KEY),
+        workdir: dir.to_path_buf(),
+        log_file: Some(dir.join(format!("centrifugo-{port}.log"))),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("Centrifugo did not start: {e}"))
+}
+
+/// One running service with its own database and Centrifugo.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    pub config: Config,
+    pub centrifugo: Option<CentrifugoProcess>,
+    pub centrifugo_port: u16,
+    pub centrifugo_internal_port: u16,
+    /// The API key of an app created through the CLI for this test.
+    pub api_key: String,
+    pub app_id: String,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with the serve settings adjusted by `adjust` (TTL, secrets, …).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, internal_port) = (free_port(), free_port());
+        let centrifugo = start_centrifugo(dir.path(), port, internal_port).await;
+        let mut args = ServeArgs {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            jwt_secret: Some(Secret::new(JWT_SECRET)),
+            centrifugo_token_secret: Some(Secret::new(CENTRIFUGO_SECRET)),
+            centrifugo_url: centrifugo.internal_url.clone(),
+            centrifugo_api_key: Some(Secret::new(CENTRIFUGO_API_KEY)),
+            token_ttl: 86_400,
+        };
+        adjust(&mut args);
+        let config = args
+            .validate(dir.path().join("chatsdk.db"))
+            .expect("valid test config");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = Application::build_on(&config, listener).expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let mut test_app = TestApp {
+            base,
+            http: reqwest::Client::new(),
+            dir,
+            config,
+            centrifugo: Some(centrifugo),
+            centrifugo_port: port,
+            centrifugo_internal_port: internal_port,
+            api_key: String::new(),
+            app_id: String::new(),
+        };
+        let created = test_app.cli_json(&["app", "create", "--name", "test app"]);
+        test_app.api_key = created["apiKey"].as_str().unwrap().to_string();
+        test_app.app_id = created["appId"].as_str().unwrap().to_string();
+        test_app
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.config.database.clone()
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!(
+            "ws://127.0.0.1:{}/connection/websocket",
+            self.centrifugo_port
+        )
+    }
+
+    /// Runs the real `chatsdk` binary on this test's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+            .arg("--database")
+            .arg(self.db_path())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("chatsdk runs")
+    }
+
+    /// Runs a CLI command with `--json`, requires success, returns its JSON object.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "chatsdk {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).expect("CLI prints one JSON object")
+    }
+
+    /// `POST /tokens` with this app's key and a JSON body.
+    pub async fn post_tokens(&self, body: &Value) -> reqwest::Response {
+        self.post_tokens_with_key(&self.api_key, body).await
+    }
+
+    pub async fn post_tokens_with_key(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/tokens", self.base))
+            .header("X-API-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Tokens for `user_id`, requiring success.
+    pub async fn tokens_for(&self, user_id: &str) -> Value {
+        let res = self
+            .post_tokens(&serde_json::json!({ "userId": user_id }))
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn get_me(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/api/me", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Number of rows in the users table, read straight from the SQLite file.
+    pub fn count_users(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+/// Asserts an error response: status, the `{"error":{"code","message"}}` shape and the code.
+pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(res.status().as_u16(), status, "status for expected {code}");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(ct.as_deref(), Some("application/json"));
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("message is a string");
+    assert!(!message.is_empty());
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only `error` at the top: {body}"
+    );
+    message.to_string()
+}
+
+/// The claims of a JWT, decoded without verification (the tests check them).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("three segments");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+pub fn jwt_header(token: &str) -> Value {
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Python with centrifuge-python: `CHATSDK_TEST_PYTHON`, else the venv `.ci/run` makes
+/// in ChatSDK's cache folder, else `python3`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHATSDK_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = centrifugo_process::cache_root().join("venv/bin/python");
+    if venv.is_file() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
+/// Connects with the official Python client; returns its JSON report.
+pub async fn official_client_connect(ws_url: &str, token: &str) -> Value {
+    let out = tokio::process::Command::new(python())
+        .arg(repo_path("tests/clients/ws_connect.py"))
+        .args([ws_url, token, "10"])
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the official client failed (is centrifuge-python installed? run `bash .ci/run` or set CHATSDK_TEST_PYTHON): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the client prints JSON")
+}
+
+/// Runs `centrifugo checktoken` with the checked-in config and the test secret.
+pub fn checktoken(token: &str, secret: &str) -> (bool, String) {
+    let out = Command::new(centrifugo_binary())
+        .args(["checktoken", "-c"])
+        .arg(repo_path("centrifugo/config.json"))
+        .arg(token)
+        .env("CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY", secret)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

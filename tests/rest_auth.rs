@@ -1,0 +1,182 @@
+//! `GET /api/me` and REST token checks: only a genuine, unexpired ChatSDK token works.
+
+mod common;
+
+use common::{JWT_SECRET, TestApp, assert_error};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+fn now() -> u64 {
+    chatsdk::auth::tokens::now_secs()
+}
+
+fn sign(claims: &Value, secret: &str, alg: Algorithm) -> String {
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn claims(app_id: &str, user: &str) -> Value {
+    json!({"sub": user, "app": app_id, "iss": "chatsdk", "aud": "chatsdk", "iat": now(), "exp": now() + 600, "jti": "t"})
+}
+
+#[actix_web::test]
+async fn me_returns_the_tokens_user_with_their_custom_data() {
+    let app = TestApp::start().await;
+    let body: Value = app
+        .post_tokens(&json!({"userId": "m@x.io", "name": "M", "custom": {"tier": 2}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let res = app.get_me(body["token"].as_str().unwrap()).await;
+
+    assert_eq!(res.status(), 200);
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(
+        me,
+        json!({"id": "m@x.io", "name": "M", "image": null, "email": null, "custom": {"tier": 2}})
+    );
+}
+
+#[actix_web::test]
+async fn requests_without_a_token_get_missing_token() {
+    let app = TestApp::start().await;
+    let res = app
+        .http
+        .get(format!("{}/api/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(res, 401, "missing_token").await;
+    assert!(message.contains("Bearer"), "{message}");
+}
+
+#[actix_web::test]
+async fn a_ws_token_is_refused_by_the_rest_api() {
+    let app = TestApp::start().await;
+    let body = app.tokens_for("alice").await;
+    assert_error(
+        app.get_me(body["wsToken"].as_str().unwrap()).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn forged_malformed_and_foreign_tokens_get_invalid_token() {
+    let app = TestApp::start().await;
+    app.tokens_for("alice").await;
+    let good = claims(&app.app_id, "alice");
+    let wrong_secret = sign(
+        &good,
+        "another-secret-another-secret-another-secret",
+        Algorithm::HS256,
+    );
+    let hs512 = sign(&good, JWT_SECRET, Algorithm::HS512);
+    let mut wrong_aud = good.clone();
+    wrong_aud["aud"] = json!("centrifugo");
+    let mut no_exp = good.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let mut string_exp = good.clone();
+    string_exp["exp"] = json!((now() + 600).to_string());
+    let alg_none = format!(
+        "{}.{}.",
+        base64_url(br#"{"alg":"none","typ":"JWT"}"#),
+        base64_url(good.to_string().as_bytes())
+    );
+    for token in [
+        "garbage".to_string(),
+        "a.b.c".to_string(),
+        wrong_secret,
+        hs512,
+        sign(&wrong_aud, JWT_SECRET, Algorithm::HS256),
+        sign(&no_exp, JWT_SECRET, Algorithm::HS256),
+        sign(&string_exp, JWT_SECRET, Algorithm::HS256),
+        alg_none,
+    ] {
+        assert_error(app.get_me(&token).await, 401, "invalid_token").await;
+    }
+    let res = app
+        .http
+        .get(format!("{}/api/me", app.base))
+        .header("Authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "invalid_token").await;
+    // The control: the same claims, correctly signed, work.
+    assert_eq!(
+        app.get_me(&sign(&good, JWT_SECRET, Algorithm::HS256))
+            .await
+            .status(),
+        200
+    );
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[actix_web::test]
+async fn an_expired_token_gets_token_expired() {
+    let app = TestApp::start().await;
+    app.tokens_for("alice").await;
+    let mut expired = claims(&app.app_id, "alice");
+    expired["iat"] = json!(now() - 7200);
+    expired["exp"] = json!(now() - 3600);
+    assert_error(
+        app.get_me(&sign(&expired, JWT_SECRET, Algorithm::HS256))
+            .await,
+        401,
+        "token_expired",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_token_issued_with_a_one_second_ttl_expires() {
+    let app = TestApp::start_with(|a| a.token_ttl = 1).await;
+    let body = app.tokens_for("alice").await;
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(body["expiresIn"], 1);
+    assert_eq!(app.get_me(token).await.status(), 200);
+    // Beyond exp plus the clock leeway:
+    let wait = 2 + chatsdk::auth::tokens::CLOCK_LEEWAY_SECS;
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    assert_error(app.get_me(token).await, 401, "token_expired").await;
+}
+
+#[actix_web::test]
+async fn a_token_for_another_apps_user_does_not_reach_across_apps() {
+    let app = TestApp::start().await;
+    let other = app.cli_json(&["app", "create", "--name", "other"]);
+    app.post_tokens(&json!({"userId": "alice", "custom": {"mine": true}}))
+        .await;
+    let other_key = other["apiKey"].as_str().unwrap();
+    let body: Value = app
+        .post_tokens_with_key(other_key, &json!({"userId": "alice"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let me: Value = app
+        .get_me(body["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        me["custom"],
+        json!({}),
+        "app B's alice is not app A's alice"
+    );
+}

@@ -1,0 +1,548 @@
+//! `POST /tokens`: the contract a customer's backend relies on.
+
+mod common;
+
+use common::{TestApp, assert_error, jwt_claims, jwt_header};
+use serde_json::{Value, json};
+
+#[actix_web::test]
+async fn tokens_returns_both_tokens_and_the_user() {
+    let app = TestApp::start().await;
+
+    let res = app
+        .post_tokens(&json!({"userId": "alice", "name": "Alice", "image": "https://x/a.png", "email": "a@x.io", "custom": {"plan": "pro"}}))
+        .await;
+
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(body["expiresIn"], 86_400);
+    assert_eq!(
+        body["user"],
+        json!({"id": "alice", "name": "Alice", "image": "https://x/a.png", "email": "a@x.io", "custom": {"plan": "pro"}})
+    );
+
+    let rest = jwt_claims(body["token"].as_str().unwrap());
+    assert_eq!(jwt_header(body["token"].as_str().unwrap())["alg"], "HS256");
+    assert_eq!(rest["sub"], "alice");
+    assert_eq!(rest["app"], app.app_id);
+    assert_eq!(
+        (rest["iss"].as_str(), rest["aud"].as_str()),
+        (Some("chatsdk"), Some("chatsdk"))
+    );
+    assert_eq!(
+        rest["exp"].as_u64().unwrap() - rest["iat"].as_u64().unwrap(),
+        86_400
+    );
+    assert!(rest["jti"].as_str().is_some_and(|j| j.len() >= 16));
+
+    let ws = jwt_claims(body["wsToken"].as_str().unwrap());
+    assert_eq!(
+        jwt_header(body["wsToken"].as_str().unwrap())["alg"],
+        "HS256"
+    );
+    assert_eq!(ws["sub"], format!("{}:alice", app.app_id));
+    assert_eq!(
+        ws["info"],
+        json!({"id": "alice", "name": "Alice", "image": "https://x/a.png"})
+    );
+    assert_eq!(ws["exp"], rest["exp"]);
+    assert!(
+        ws.get("channel").is_none(),
+        "a connection token must never carry `channel`"
+    );
+}
+
+#[actix_web::test]
+async fn each_call_issues_a_fresh_token_id() {
+    let app = TestApp::start().await;
+    let a = app.tokens_for("bob").await;
+    let b = app.tokens_for("bob").await;
+    assert_ne!(
+        jwt_claims(a["token"].as_str().unwrap())["jti"],
+        jwt_claims(b["token"].as_str().unwrap())["jti"]
+    );
+}
+
+#[actix_web::test]
+async fn upsert_updates_present_fields_keeps_absent_ones_and_null_clears() {
+    let app = TestApp::start().await;
+    app.post_tokens(&json!({"userId": "u1", "name": "Ann", "image": "i1", "email": "e1"}))
+        .await;
+
+    let res = app
+        .post_tokens(&json!({"userId": "u1", "name": "Anna", "email": null}))
+        .await;
+
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["user"],
+        json!({"id": "u1", "name": "Anna", "image": "i1", "email": null, "custom": {}})
+    );
+    let me: Value = app
+        .get_me(body["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me, body["user"],
+        "the stored user matches what /tokens answered"
+    );
+    assert_eq!(app.count_users(), 1);
+}
+
+#[actix_web::test]
+async fn custom_is_merged_as_a_json_merge_patch() {
+    let app = TestApp::start().await;
+    app.post_tokens(&json!({"userId": "u", "custom": {"a": 1, "b": {"c": 2, "d": 3}, "e": [1]}}))
+        .await;
+
+    let body: Value = app
+        .post_tokens(
+            &json!({"userId": "u", "custom": {"a": null, "b": {"c": 20, "d": null}, "f": true}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["user"]["custom"],
+        json!({"b": {"c": 20}, "e": [1], "f": true})
+    );
+
+    let body: Value = app
+        .post_tokens(&json!({"userId": "u"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["user"]["custom"],
+        json!({"b": {"c": 20}, "e": [1], "f": true}),
+        "absent keeps"
+    );
+
+    let body: Value = app
+        .post_tokens(&json!({"userId": "u", "custom": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["user"]["custom"], json!({}), "null clears");
+}
+
+#[actix_web::test]
+async fn concurrent_requests_for_one_new_user_make_one_user_and_no_error() {
+    let app = TestApp::start().await;
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let request = app
+                .http
+                .post(format!("{}/tokens", app.base))
+                .header("X-API-Key", &app.api_key)
+                .json(&json!({"userId": "racer", "custom": {format!("k{i}"): i}}));
+            actix_web::rt::spawn(request.send())
+        })
+        .collect();
+
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    }
+
+    assert_eq!(app.count_users(), 1);
+    let body: Value = app
+        .post_tokens(&json!({"userId": "racer"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["user"]["custom"].as_object().unwrap().len(),
+        40,
+        "every merge kept"
+    );
+}
+
+#[actix_web::test]
+async fn unusual_user_ids_round_trip_unchanged() {
+    let app = TestApp::start().await;
+    let long = "é".repeat(255);
+    let ids = [
+        "alice@example.com",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "a:b#c,d",
+        "日本語のユーザー",
+        "emoji 👩‍💻",
+        "with space",
+        "$dollar",
+        "slash/and\\back",
+        "quote\"s",
+        long.as_str(),
+    ];
+    for id in ids {
+        let body = app.tokens_for(id).await;
+        assert_eq!(body["user"]["id"], id);
+        assert_eq!(jwt_claims(body["token"].as_str().unwrap())["sub"], id);
+        assert_eq!(
+            jwt_claims(body["wsToken"].as_str().unwrap())["sub"],
+            format!("{}:{id}", app.app_id)
+        );
+        let me: Value = app
+            .get_me(body["token"].as_str().unwrap())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["id"], id);
+    }
+    assert_eq!(app.count_users(), ids.len() as i64);
+}
+
+#[actix_web::test]
+async fn invalid_user_ids_get_400_naming_the_field() {
+    let app = TestApp::start().await;
+    for body in [
+        json!({"userId": ""}),
+        json!({"userId": "x".repeat(256)}),
+        json!({"userId": "a\nb"}),
+        json!({"userId": "tab\there"}),
+        json!({"userId": "nul\u{0}"}),
+        json!({"userId": 42}),
+        json!({"userId": null}),
+        json!({"userId": ["a"]}),
+        json!({"name": "no id"}),
+    ] {
+        let message = assert_error(app.post_tokens(&body).await, 400, "invalid_request").await;
+        assert!(message.contains("userId"), "{message}");
+    }
+    assert_eq!(app.count_users(), 0, "nothing was written");
+}
+
+#[actix_web::test]
+async fn bad_optional_fields_get_400_naming_the_field_and_change_nothing() {
+    let app = TestApp::start().await;
+    app.post_tokens(&json!({"userId": "u", "name": "Keep", "custom": {"k": "v"}}))
+        .await;
+    for (body, field) in [
+        (json!({"userId": "u", "name": 5}), "name"),
+        (json!({"userId": "u", "name": "x".repeat(256)}), "name"),
+        (json!({"userId": "u", "email": "a\u{7}b"}), "email"),
+        (json!({"userId": "u", "image": {"url": "x"}}), "image"),
+        (json!({"userId": "u", "custom": "string"}), "custom"),
+        (json!({"userId": "u", "custom": [1, 2]}), "custom"),
+        (
+            json!({"userId": "u", "custom": {"big": "x".repeat(8200)}}),
+            "custom",
+        ),
+        (json!({"userId": "u", "nmae": "typo"}), "nmae"),
+    ] {
+        let message = assert_error(app.post_tokens(&body).await, 400, "invalid_request").await;
+        assert!(message.contains(field), "{field}: {message}");
+    }
+    let body: Value = app
+        .post_tokens(&json!({"userId": "u"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["user"]["name"], "Keep");
+    assert_eq!(body["user"]["custom"], json!({"k": "v"}));
+}
+
+#[actix_web::test]
+async fn a_merge_that_would_grow_custom_past_the_limit_is_refused_and_loses_nothing() {
+    let app = TestApp::start().await;
+    let half = "x".repeat(5000);
+    app.post_tokens(&json!({"userId": "u", "custom": {"a": half}}))
+        .await;
+
+    let message = assert_error(
+        app.post_tokens(&json!({"userId": "u", "custom": {"b": half}}))
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+
+    assert!(
+        message.contains("custom") && message.contains("8192"),
+        "{message}"
+    );
+    let body: Value = app
+        .post_tokens(&json!({"userId": "u"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["user"]["custom"], json!({"a": half}));
+}
+
+#[actix_web::test]
+async fn malformed_bodies_get_clear_errors() {
+    let app = TestApp::start().await;
+    let post = |body: &'static str, ct: Option<&'static str>| {
+        let mut req = app
+            .http
+            .post(format!("{}/tokens", app.base))
+            .header("X-API-Key", &app.api_key)
+            .body(body);
+        if let Some(ct) = ct {
+            req = req.header("Content-Type", ct);
+        }
+        req.send()
+    };
+    assert_error(
+        post("{", Some("application/json")).await.unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        post("", Some("application/json")).await.unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        post("{\"userId\":\"a\"} trailing", Some("application/json"))
+            .await
+            .unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        post("[]", Some("application/json")).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        post("\"alice\"", Some("application/json")).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        post("[\"alice\"]", Some("application/json")).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        post("[", Some("application/json")).await.unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        post("{\"userId\":\"a\"}", Some("text/plain"))
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_error(
+        post("{\"userId\":\"a\"}", None).await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    // Accepted: a charset parameter on the JSON media type.
+    assert_eq!(
+        post(
+            "{\"userId\":\"a\"}",
+            Some("application/json; charset=utf-8")
+        )
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+    // Nesting deeper than the JSON parser's limit is refused, not a stack overflow.
+    let deep = format!(
+        "{{\"userId\":\"u\",\"custom\":{}1{}}}",
+        "{\"a\":".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    let res = app
+        .http
+        .post(format!("{}/tokens", app.base))
+        .header("X-API-Key", &app.api_key)
+        .header("Content-Type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 400, "invalid_json").await;
+}
+
+#[actix_web::test]
+async fn bodies_over_64_kib_get_413() {
+    let app = TestApp::start().await;
+    let body = json!({"userId": "u", "name": "x".repeat(70 * 1024)});
+    assert_error(app.post_tokens(&body).await, 413, "payload_too_large").await;
+    assert_eq!(app.count_users(), 0);
+}
+
+#[actix_web::test]
+async fn wrong_methods_and_unknown_routes_get_json_errors() {
+    let app = TestApp::start().await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    assert_error(
+        app.http
+            .get(url("/tokens"))
+            .header("X-API-Key", &app.api_key)
+            .send()
+            .await
+            .unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    assert_error(
+        app.http.delete(url("/health")).send().await.unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    assert_error(
+        app.http.get(url("/nope")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.http.post(url("/")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn missing_unknown_and_malformed_keys_get_401() {
+    let app = TestApp::start().await;
+    let body = json!({"userId": "u"});
+    let res = app
+        .http
+        .post(format!("{}/tokens", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "missing_api_key").await;
+    assert_error(
+        app.post_tokens_with_key("", &body).await,
+        401,
+        "missing_api_key",
+    )
+    .await;
+    assert_error(
+        app.post_tokens_with_key("garbage", &body).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    // Well-formed (valid checksum) but never issued by this database:
+    let other = chatsdk::auth::api_key::generate();
+    assert_error(
+        app.post_tokens_with_key(other.key.expose(), &body).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    // This key with its last character changed:
+    let mut tampered = app.api_key.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'a' { 'b' } else { 'a' });
+    assert_error(
+        app.post_tokens_with_key(&tampered, &body).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    assert_eq!(app.count_users(), 0);
+}
+
+#[actix_web::test]
+async fn a_401_wins_over_a_bad_body() {
+    let app = TestApp::start().await;
+    let res = app
+        .http
+        .post(format!("{}/tokens", app.base))
+        .header("X-API-Key", "nope")
+        .header("Content-Type", "text/plain")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "invalid_api_key").await;
+}
+
+#[actix_web::test]
+async fn keys_created_and_revoked_by_the_cli_take_effect_on_the_running_server() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id, "--name", "second"]);
+    let second = created["apiKey"].as_str().unwrap();
+    assert_eq!(
+        app.post_tokens_with_key(second, &json!({"userId": "u"}))
+            .await
+            .status(),
+        200
+    );
+
+    app.cli_json(&["key", "revoke", created["keyId"].as_str().unwrap()]);
+
+    assert_error(
+        app.post_tokens_with_key(second, &json!({"userId": "u"}))
+            .await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    assert_eq!(
+        app.post_tokens(&json!({"userId": "u"})).await.status(),
+        200,
+        "the other key still works"
+    );
+}
+
+#[actix_web::test]
+async fn two_apps_with_the_same_user_id_have_two_users() {
+    let app = TestApp::start().await;
+    let other = app.cli_json(&["app", "create", "--name", "other"]);
+    let other_key = other["apiKey"].as_str().unwrap();
+    app.post_tokens(&json!({"userId": "alice", "custom": {"secret": "a1"}}))
+        .await;
+
+    let body: Value = app
+        .post_tokens_with_key(other_key, &json!({"userId": "alice"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        body["user"]["custom"],
+        json!({}),
+        "app B never sees app A's data"
+    );
+    let ws = jwt_claims(body["wsToken"].as_str().unwrap());
+    assert_eq!(
+        ws["sub"],
+        format!("{}:alice", other["appId"].as_str().unwrap())
+    );
+    assert_ne!(other["appId"], app.app_id);
+    assert_eq!(app.count_users(), 2);
+}
