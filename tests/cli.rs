@@ -1,0 +1,288 @@
+//! The `chatsdk` binary end to end: apps, keys, healthcheck, and startup errors.
+
+mod common;
+
+use common::TestApp;
+use serde_json::Value;
+use std::process::Command;
+
+fn chatsdk() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatsdk"));
+    for var in [
+        "CHATSDK_JWT_SECRET",
+        "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+        "CENTRIFUGO_HTTP_API_KEY",
+        "CHATSDK_ADDR",
+        "CHATSDK_DATABASE",
+        "CENTRIFUGO_URL",
+        "CHATSDK_TOKEN_TTL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[actix_web::test]
+async fn app_create_prints_the_key_once_and_lists_never_show_secrets() {
+    let app = TestApp::start().await;
+
+    let created = app.cli_json(&["app", "create", "--name", "Acme Chat"]);
+
+    let keys: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["apiKey", "appId", "keyId", "name"]);
+    let api_key = created["apiKey"].as_str().unwrap();
+    assert!(api_key.starts_with("chatsdk_key_"));
+    let apps = app.cli_json(&["app", "list"]);
+    let listed = apps["apps"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|a| a["appId"] == created["appId"] && a["name"] == "Acme Chat")
+    );
+    let keys = app.cli_json(&["key", "list", "--app", created["appId"].as_str().unwrap()]);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(keys["keys"][0]["keyId"], created["keyId"]);
+    for out in [apps.to_string(), keys.to_string()] {
+        assert!(
+            !out.contains(api_key) && !out.contains(&api_key[api_key.len() - 20..]),
+            "{out}"
+        );
+    }
+    // Only a hash is stored: the key's text appears nowhere in the database file.
+    let db = std::fs::read(app.db_path()).unwrap();
+    let wal = std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !bytes
+                .windows(api_key.len())
+                .any(|w| w == api_key.as_bytes())
+        );
+    }
+}
+
+#[actix_web::test]
+async fn key_create_list_and_revoke_round_trip() {
+    let app = TestApp::start().await;
+
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id, "--name", "ci"]);
+    assert_eq!(created.as_object().unwrap().len(), 2, "{created}");
+    let key_id = created["keyId"].as_str().unwrap();
+    let revoked = app.cli_json(&["key", "revoke", key_id]);
+    assert_eq!(revoked["revoked"], true);
+
+    let keys = app.cli_json(&["key", "list", "--app", &app.app_id]);
+    let entry = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["keyId"] == key_id)
+        .unwrap()
+        .clone();
+    assert_eq!(entry["name"], "ci");
+    assert!(entry["revokedAt"].is_string(), "{entry}");
+    assert!(entry.get("apiKey").is_none() && entry.get("hash").is_none());
+}
+
+#[actix_web::test]
+async fn cli_errors_are_clear_and_exit_non_zero() {
+    let app = TestApp::start().await;
+    for (args, code) in [
+        (
+            vec!["--json", "key", "create", "--app", "app_nope"],
+            "not_found",
+        ),
+        (
+            vec!["--json", "key", "list", "--app", "app_nope"],
+            "not_found",
+        ),
+        (vec!["--json", "key", "revoke", "key_nope"], "not_found"),
+        (
+            vec!["--json", "app", "create", "--name", ""],
+            "invalid_request",
+        ),
+    ] {
+        let out = app.cli(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(body["error"]["code"], code, "{args:?}: {body}");
+    }
+    let out = app.cli(&["key", "create", "--app", "app_nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no app app_nope"));
+}
+
+#[actix_web::test]
+async fn human_output_shows_the_key_once_with_its_id() {
+    let app = TestApp::start().await;
+    let out = app.cli(&["key", "create", "--app", &app.app_id]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("chatsdk_key_") && text.contains("shown once"),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn healthcheck_exits_zero_only_when_the_service_answers() {
+    let app = TestApp::start().await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+
+    // Async: this test's runtime hosts the server, so it must keep running meanwhile.
+    let up = tokio::process::Command::from(chatsdk())
+        .args(["healthcheck", "--addr", &addr])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    let port = common::free_port();
+    let down = chatsdk()
+        .args([
+            "--json",
+            "healthcheck",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    let body: Value = serde_json::from_slice(&down.stdout).unwrap();
+    assert_eq!(body["error"]["code"], "unhealthy");
+}
+
+#[test]
+fn serve_lists_every_missing_or_weak_setting_and_never_echoes_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chatsdk()
+        .args(["serve"])
+        .env("CHATSDK_DATABASE", dir.path().join("x.db"))
+        .env(
+            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+            "too-short-secret",
+        )
+        .env("CHATSDK_TOKEN_TTL", "0")
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "CHATSDK_JWT_SECRET is missing",
+        "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY is too weak",
+        "CENTRIFUGO_HTTP_API_KEY is missing",
+        "CHATSDK_TOKEN_TTL",
+    ] {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
+    assert!(!err.contains("too-short-secret"), "{err}");
+}
+
+#[test]
+fn help_never_shows_secret_values_from_the_environment() {
+    let out = chatsdk()
+        .args(["serve", "--help"])
+        .env(
+            "CHATSDK_JWT_SECRET",
+            "help-leak-check-secret-0123456789abcdef",
+        )
+        .env("CENTRIFUGO_HTTP_API_KEY", "help-leak-check-api-key")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CHATSDK_JWT_SECRET"), "{text}");
+    assert!(!text.contains("help-leak-check"), "{text}");
+}
+
+#[actix_web::test]
+async fn the_real_binary_serves_and_logs_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let (cport, cinternal) = (common::free_port(), common::free_port());
+    let centrifugo = common::start_centrifugo(dir.path(), cport, cinternal).await;
+    let db = dir.path().join("chatsdk.db");
+    let created: Value = serde_json::from_slice(
+        &chatsdk()
+            .args(["--json", "app", "create", "--name", "bin"])
+            .env("CHATSDK_DATABASE", &db)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+        .arg("serve")
+        .env("RUST_LOG", "debug")
+        .env("CHATSDK_DATABASE", &db)
+        .env("CHATSDK_ADDR", format!("127.0.0.1:{port}"))
+        .env("CHATSDK_JWT_SECRET", common::JWT_SECRET)
+        .env(
+            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+            common::CENTRIFUGO_SECRET,
+        )
+        .env("CENTRIFUGO_HTTP_API_KEY", common::CENTRIFUGO_API_KEY)
+        .env("CENTRIFUGO_URL", &centrifugo.internal_url)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{base}/ready")).send().await {
+            ready = r.status() == 200;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the binary became ready");
+    let api_key = created["apiKey"].as_str().unwrap();
+    let body: Value = http
+        .post(format!("{base}/tokens"))
+        .header("X-API-Key", api_key)
+        .json(&serde_json::json!({"userId": "alice"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap();
+    http.get(format!("{base}/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{base}/tokens"))
+        .header("X-API-Key", "chatsdk_key_bad")
+        .send()
+        .await
+        .unwrap();
+    child.kill().await.unwrap();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("/tokens"), "requests are logged: {log}");
+    for secret in [
+        common::JWT_SECRET,
+        common::CENTRIFUGO_SECRET,
+        common::CENTRIFUGO_API_KEY,
+        api_key,
+        token,
+        "chatsdk_key_bad",
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}

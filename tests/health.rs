@@ -1,0 +1,97 @@
+//! `/health` and `/ready`, with Centrifugo up, down and misconfigured.
+
+mod common;
+
+use common::{TestApp, assert_error};
+use serde_json::{Value, json};
+
+#[actix_web::test]
+async fn health_is_ok_while_the_process_serves() {
+    let app = TestApp::start().await;
+    let res = app
+        .http
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+}
+
+#[actix_web::test]
+async fn ready_is_ok_when_sqlite_and_centrifugo_answer() {
+    let app = TestApp::start().await;
+    let res = app
+        .http
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["checks"],
+        json!({"database": "ok", "centrifugo": "ok"})
+    );
+}
+
+#[actix_web::test]
+async fn ready_is_503_naming_centrifugo_when_it_is_down_and_health_stays_ok() {
+    let mut app = TestApp::start().await;
+    app.centrifugo.take().unwrap().stop().await;
+
+    let res = app
+        .http
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+
+    let message = assert_error(res, 503, "not_ready").await;
+    assert!(
+        message.contains("centrifugo") && message.contains("unreachable"),
+        "{message}"
+    );
+    assert!(!message.contains("database"), "{message}");
+    let res = app
+        .http
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
+async fn ready_is_503_naming_the_api_key_when_centrifugo_refuses_it() {
+    let app = TestApp::start_with(|a| {
+        a.centrifugo_api_key = Some(chatsdk::secret::Secret::new("wrong-api-key"))
+    })
+    .await;
+
+    let res = app
+        .http
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+
+    let message = assert_error(res, 503, "not_ready").await;
+    assert!(message.contains("CENTRIFUGO_HTTP_API_KEY"), "{message}");
+    assert!(
+        !message.contains("wrong-api-key"),
+        "the key itself never appears: {message}"
+    );
+}
+
+#[actix_web::test]
+async fn tokens_are_still_issued_while_centrifugo_is_down() {
+    let mut app = TestApp::start().await;
+    app.centrifugo.take().unwrap().stop().await;
+    let res = app.post_tokens(&json!({"userId": "alice"})).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "issuing tokens needs no call to Centrifugo"
+    );
+}
