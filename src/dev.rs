@@ -34,7 +34,7 @@ const SECRET_NAMES: [&str; 3] = [
     "CENTRIFUGO_HTTP_API_KEY",
 ];
 
-pub async fn run(args: DevArgs, _database: PathBuf) -> ExitCode {
+pub async fn run(args: DevArgs) -> ExitCode {
     match run_inner(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

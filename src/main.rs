@@ -13,8 +13,8 @@ async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let json = cli.json;
     let result = match cli.command {
-        Command::Serve(args) => return serve(args, cli.database).await,
-        Command::Dev(args) => return chatsdk::dev::run(args, cli.database).await,
+        Command::Serve(args) => return serve(args, cli.database, json).await,
+        Command::Dev(args) => return chatsdk::dev::run(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::App(cmd) => match open_db(&cli.database) {
             Ok(db) => app_command(&db, cmd).await,
@@ -59,11 +59,20 @@ fn report(result: Result<Output, CliError>, json: bool) -> ExitCode {
     }
 }
 
-async fn serve(args: chatsdk::config::ServeArgs, database: std::path::PathBuf) -> ExitCode {
+async fn serve(
+    args: chatsdk::config::ServeArgs,
+    database: std::path::PathBuf,
+    json: bool,
+) -> ExitCode {
     let config = match args.validate(database) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            if json {
+                let body = json!({"error": {"code": "invalid_config", "message": e.to_string(), "problems": e.problems}});
+                println!("{body}");
+            } else {
+                eprintln!("error: {e}");
+            }
             return ExitCode::from(2);
         }
     };

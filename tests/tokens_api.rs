@@ -546,3 +546,33 @@ async fn two_apps_with_the_same_user_id_have_two_users() {
     assert_ne!(other["appId"], app.app_id);
     assert_eq!(app.count_users(), 2);
 }
+
+#[actix_web::test]
+async fn an_internal_failure_is_a_500_that_reveals_nothing() {
+    let app = TestApp::start().await;
+    // Break the storage under the running server.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute_batch("DROP TABLE users").unwrap();
+
+    let res = app.post_tokens(&json!({"userId": "u"})).await;
+
+    let message = assert_error(res, 500, "internal").await;
+    assert_eq!(message, "internal error");
+}
+
+#[actix_web::test]
+async fn a_non_ascii_api_key_header_is_an_invalid_key() {
+    let app = TestApp::start().await;
+    let res = app
+        .http
+        .post(format!("{}/tokens", app.base))
+        .header(
+            "X-API-Key",
+            reqwest::header::HeaderValue::from_bytes(b"chatsdk_\xe9").unwrap(),
+        )
+        .json(&json!({"userId": "u"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "invalid_api_key").await;
+}

@@ -14,6 +14,7 @@ mod migrations;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -212,7 +213,8 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> DbResult<()>
     for job in batch.iter_mut() {
         let step = conn
             .execute_batch("SAVEPOINT job")
-            .map(|_| job.run(conn))
+            // A panicking job counts as failed; the writer thread must outlive it.
+            .map(|_| std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false))
             .and_then(|ok| {
                 if ok {
                     conn.execute_batch("RELEASE job")

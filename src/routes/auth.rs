@@ -43,11 +43,11 @@ pub async fn require_api_key(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = state(&req)?;
-    let presented = req
-        .headers()
-        .get("X-API-Key")
-        .map(|v| Secret::new(v.to_str().unwrap_or_default()))
-        .ok_or(ApiError::MissingApiKey)?;
+    let presented = match req.headers().get("X-API-Key") {
+        None => return Err(ApiError::MissingApiKey.into()),
+        // Our keys are ASCII; a header that is not cannot be one of them.
+        Some(v) => Secret::new(v.to_str().map_err(|_| ApiError::InvalidApiKey)?),
+    };
     let app = authenticate_key(&state, presented).await?;
     req.extensions_mut().insert(app);
     next.call(req).await
