@@ -102,8 +102,9 @@ impl CentrifugoProcess {
                 source,
             })?;
         let host = opts.address.clone().unwrap_or_else(|| "127.0.0.1".into());
-        let port = opts.port.unwrap_or(8000);
-        let internal = opts.internal_port.unwrap_or(9000);
+        let (file_port, file_internal) = config_ports(&opts.config);
+        let port = opts.port.unwrap_or(file_port);
+        let internal = opts.internal_port.unwrap_or(file_internal);
         let mut process = Self {
             child,
             internal_url: format!("http://{host}:{internal}"),
@@ -140,6 +141,22 @@ impl CentrifugoProcess {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The WebSocket and internal ports a Centrifugo config file sets (Centrifugo's defaults
+/// when absent: 8000, and the internal port falls back to the main one).
+pub fn config_ports(config: &Path) -> (u16, u16) {
+    let json: serde_json::Value = std::fs::read(config)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let read = |key: &str| match &json["http_server"][key] {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    let port = read("port").unwrap_or(8000);
+    (port, read("internal_port").unwrap_or(port))
 }
 
 /// Finds a Centrifugo binary: `CENTRIFUGO_BIN`, then `PATH`, then ChatSDK's cache.
