@@ -7,6 +7,7 @@ use crate::secret::Secret;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Upper bound for one API call, connection included.
@@ -97,12 +98,66 @@ impl CentrifugoClient {
         self.call("info", &Empty {}).await
     }
 
+    /// `/api/publish`. `skip_history` for ephemeral events such as typing.
+    pub async fn publish(
+        &self,
+        channel: &str,
+        data: &Value,
+        skip_history: bool,
+    ) -> Result<(), CentrifugoError> {
+        let body = json!({"channel": channel, "data": data, "skip_history": skip_history});
+        self.call::<_, Value>("publish", &body).await.map(|_| ())
+    }
+
+    /// `/api/batch`, run in order (`parallel: false`). One outcome per command, in input
+    /// order; a broadcast counts as failed when any of its channels failed.
+    pub async fn batch(
+        &self,
+        commands: &[Value],
+    ) -> Result<Vec<Result<(), ApiFailure>>, CentrifugoError> {
+        let body = json!({"commands": commands, "parallel": false});
+        let bytes = self.post("batch", &body).await?;
+        let answer: BatchAnswer =
+            serde_json::from_slice(&bytes).map_err(|e| CentrifugoError::Decode(e.to_string()))?;
+        if answer.replies.len() != commands.len() {
+            return Err(CentrifugoError::Decode(format!(
+                "batch answered {} replies for {} commands",
+                answer.replies.len(),
+                commands.len()
+            )));
+        }
+        Ok(answer.replies.iter().map(reply_outcome).collect())
+    }
+
     async fn call<Req: Serialize, Res: DeserializeOwned>(
         &self,
         method: &str,
         request: &Req,
     ) -> Result<Res, CentrifugoError> {
+        let body = self.post(method, request).await?;
+        let envelope: Envelope<Res> =
+            serde_json::from_slice(&body).map_err(|e| CentrifugoError::Decode(e.to_string()))?;
+        match (envelope.result, envelope.error) {
+            (_, Some(e)) => Err(CentrifugoError::Api {
+                code: e.code,
+                message: e.message,
+            }),
+            (Some(result), None) => Ok(result),
+            (None, None) => Err(CentrifugoError::Decode("neither result nor error".into())),
+        }
+    }
+
+    /// POSTs one API call; transport failures, 401 and error statuses become errors.
+    async fn post<Req: Serialize>(
+        &self,
+        method: &str,
+        request: &Req,
+    ) -> Result<bytes::Bytes, CentrifugoError> {
         let url = format!("{}/api/{method}", self.base_url);
+        let unreachable = |e: reqwest::Error| CentrifugoError::Unreachable {
+            url: url.clone(),
+            reason: describe_transport_error(&e),
+        };
         let response = self
             .http
             .post(&url)
@@ -111,18 +166,9 @@ impl CentrifugoClient {
             .json(request)
             .send()
             .await
-            .map_err(|e| CentrifugoError::Unreachable {
-                url: url.clone(),
-                reason: describe_transport_error(&e),
-            })?;
+            .map_err(unreachable)?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| CentrifugoError::Unreachable {
-                url: url.clone(),
-                reason: describe_transport_error(&e),
-            })?;
+        let body = response.bytes().await.map_err(unreachable)?;
         if status == StatusCode::UNAUTHORIZED {
             return Err(CentrifugoError::Unauthorized);
         }
@@ -135,17 +181,47 @@ impl CentrifugoClient {
                 Err(_) => CentrifugoError::Status(status.as_u16()),
             });
         }
-        let envelope: Envelope<Res> =
-            serde_json::from_slice(&body).map_err(|e| CentrifugoError::Decode(e.to_string()))?;
-        match (envelope.result, envelope.error) {
-            (_, Some(e)) => Err(CentrifugoError::Api {
-                code: e.code,
-                message: e.message,
-            }),
-            (Some(result), None) => Ok(result),
-            (None, None) => Err(CentrifugoError::Decode("neither result nor error".into())),
+        Ok(body)
+    }
+}
+
+/// An error Centrifugo reported for one command of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    pub code: u32,
+    pub message: String,
+}
+
+impl ApiFailure {
+    /// Codes that no retry can fix: unknown channel, not found, bad request, not
+    /// available, unrecoverable position, conflict. Anything else (100 internal) may pass later.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self.code, 102 | 104 | 107 | 108 | 112 | 113)
+    }
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    replies: Vec<Value>,
+}
+
+fn reply_outcome(reply: &Value) -> Result<(), ApiFailure> {
+    let failure = |e: &Value| ApiFailure {
+        code: e["code"].as_u64().unwrap_or(100) as u32,
+        message: e["message"].as_str().unwrap_or("unknown error").to_string(),
+    };
+    if let Some(e) = reply.get("error") {
+        return Err(failure(e));
+    }
+    if let Some(responses) = reply
+        .pointer("/broadcast/responses")
+        .and_then(Value::as_array)
+    {
+        if let Some(e) = responses.iter().find_map(|r| r.get("error")) {
+            return Err(failure(e));
         }
     }
+    Ok(())
 }
 
 /// A short cause for a transport failure, without the URL (it is reported separately).

@@ -176,7 +176,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                         return Ok(false);
                     }
                     keys::insert(c, &key_id, &app_id, name.as_deref(), &hash)?;
-                    Ok(true)
+                    Ok::<_, DbError>(true)
                 })
                 .await?;
             if !created {

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Lifetime of both tokens, in seconds.
     #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl: u64,
+
+    /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
+    #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
+    pub sub_token_ttl: u64,
 }
 
 /// A configuration that passed every check; the only form the server accepts.
@@ -54,6 +58,7 @@ pub struct Config {
     pub centrifugo_url: String,
     pub centrifugo_api_key: Secret,
     pub token_ttl: u64,
+    pub sub_token_ttl: u64,
 }
 
 /// Every problem found in a configuration, so the operator fixes them in one go.
@@ -112,6 +117,12 @@ impl ServeArgs {
                 self.token_ttl
             ));
         }
+        if self.sub_token_ttl == 0 || self.sub_token_ttl > MAX_TOKEN_TTL_SECS {
+            problems.push(format!(
+                "CHATSDK_SUB_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {})",
+                self.sub_token_ttl
+            ));
+        }
         match (jwt_secret, centrifugo_token_secret, centrifugo_api_key) {
             (Some(jwt_secret), Some(centrifugo_token_secret), Some(centrifugo_api_key))
                 if problems.is_empty() =>
@@ -124,6 +135,7 @@ impl ServeArgs {
                     centrifugo_url: self.centrifugo_url.trim_end_matches('/').to_string(),
                     centrifugo_api_key,
                     token_ttl: self.token_ttl,
+                    sub_token_ttl: self.sub_token_ttl,
                 })
             }
             _ => Err(ConfigError { problems }),
@@ -165,6 +177,7 @@ mod tests {
             centrifugo_url: "localhost:8000".into(),
             centrifugo_api_key: None,
             token_ttl: 0,
+            sub_token_ttl: 300,
         }
     }
 

@@ -80,6 +80,7 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         centrifugo_url: centrifugo.internal_url.clone(),
         centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
         token_ttl: 86_400,
+        sub_token_ttl: 300,
     }
     .validate(dir.join("chatsdk.db"))
     .map_err(|e| e.to_string())?;

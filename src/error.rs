@@ -26,6 +26,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     UnsupportedMediaType,
     NotReady(String),
+    AmbiguousCredentials,
+    ChannelNotFound,
+    MessageNotFound,
+    ChannelExists,
+    MessageDeleted,
+    Forbidden(String),
     /// Anything we did not expect. The cause is logged; the body says nothing internal.
     Internal(String),
 }
@@ -56,16 +62,30 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotReady(_) => "not_ready",
+            Self::AmbiguousCredentials => "ambiguous_credentials",
+            Self::ChannelNotFound => "channel_not_found",
+            Self::MessageNotFound => "message_not_found",
+            Self::ChannelExists => "channel_exists",
+            Self::MessageDeleted => "message_deleted",
+            Self::Forbidden(_) => "forbidden",
             Self::Internal(_) => "internal",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
-            Self::InvalidJson(m) | Self::InvalidRequest(m) | Self::NotReady(m) => m.clone(),
+            Self::InvalidJson(m)
+            | Self::InvalidRequest(m)
+            | Self::NotReady(m)
+            | Self::Forbidden(m) => m.clone(),
+            Self::AmbiguousCredentials => "send either `Authorization: Bearer <token>` or `X-API-Key`, not both".into(),
+            Self::ChannelNotFound => "channel not found".into(),
+            Self::MessageNotFound => "message not found".into(),
+            Self::ChannelExists => "a channel with this id already exists".into(),
+            Self::MessageDeleted => "the message was deleted".into(),
             Self::MissingApiKey => "missing X-API-Key header: send your app's API key from your backend".into(),
             Self::InvalidApiKey => "the API key is unknown or revoked".into(),
-            Self::MissingToken => "missing Authorization header: send `Authorization: Bearer <token>` with the token from POST /tokens".into(),
+            Self::MissingToken => "no credentials: send `Authorization: Bearer <token>` (the token from POST /tokens), or `X-API-Key` from your backend".into(),
             Self::InvalidToken(why) => format!("invalid token: {why}"),
             Self::TokenExpired => "the token has expired: get a new one from your backend (POST /tokens)".into(),
             Self::NotFound(what) => format!("{what} not found"),
@@ -97,6 +117,10 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
+            Self::ChannelNotFound | Self::MessageNotFound => StatusCode::NOT_FOUND,
+            Self::ChannelExists | Self::MessageDeleted => StatusCode::CONFLICT,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +143,12 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResp
         .json(ErrorBody {
             error: ErrorDetail { code, message },
         })
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(format!("database: {e}"))
+    }
 }
 
 impl From<crate::db::DbError> for ApiError {

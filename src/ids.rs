@@ -37,6 +37,11 @@ pub fn is_generated_id(prefix: &str, s: &str) -> bool {
         .is_some_and(|r| r.len() == ID_RANDOM_CHARS && r.bytes().all(|b| BASE32.contains(&b)))
 }
 
+/// A new id with a type prefix and 80 random bits, e.g. `msg_k3v9q2m7x4d1p8s5`.
+pub fn new_prefixed_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_base32(ID_RANDOM_CHARS))
+}
+
 /// A random token id (`jti`): 128 bits, hex.
 pub fn new_token_id() -> String {
     random_bytes::<16>()

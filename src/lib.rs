@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod centrifugo;
 pub mod centrifugo_process;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,6 +12,8 @@ pub mod dev;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod realtime;
+pub mod relay;
 pub mod routes;
 pub mod secret;
 pub mod startup;

@@ -5,6 +5,7 @@ use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::error::render_framework_error;
+use crate::relay;
 use crate::routes::{self, AppState};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
@@ -17,6 +18,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error(transparent)]
     Centrifugo(#[from] CentrifugoError),
+    #[error("cannot start the outbox relay: {0}")]
+    Relay(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -42,17 +45,20 @@ impl Application {
 
     /// Like `build`, on a listener the caller bound (tests bind port 0).
     pub fn build_on(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let db = Db::open(&config.database)?;
+        let centrifugo =
+            CentrifugoClient::new(&config.centrifugo_url, config.centrifugo_api_key.clone())?;
+        let relay = relay::start(db.clone(), centrifugo.clone()).map_err(StartupError::Relay)?;
         let state = web::Data::new(AppState {
-            db: Db::open(&config.database)?,
+            db,
             tokens: TokenIssuer::new(
                 &config.jwt_secret,
                 &config.centrifugo_token_secret,
                 config.token_ttl,
+                config.sub_token_ttl,
             ),
-            centrifugo: CentrifugoClient::new(
-                &config.centrifugo_url,
-                config.centrifugo_api_key.clone(),
-            )?,
+            centrifugo,
+            relay,
         });
         let port = listener
             .local_addr()

@@ -13,6 +13,12 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), as the API shows times.
+pub fn rfc3339_millis(ms: i64) -> String {
+    let base = rfc3339(ms);
+    format!("{}.{:03}Z", &base[..base.len() - 1], ms.rem_euclid(1000))
+}
+
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -33,5 +39,9 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
         assert_eq!(super::rfc3339(1_798_243_199_999), "2026-12-25T23:59:59Z");
+        assert_eq!(
+            super::rfc3339_millis(1_798_243_199_999),
+            "2026-12-25T23:59:59.999Z"
+        );
     }
 }

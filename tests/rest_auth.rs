@@ -36,11 +36,15 @@ async fn me_returns_the_tokens_user_with_their_custom_data() {
     let res = app.get_me(body["token"].as_str().unwrap()).await;
 
     assert_eq!(res.status(), 200);
-    let me: Value = res.json().await.unwrap();
+    let mut me: Value = res.json().await.unwrap();
+    let personal = me.as_object_mut().unwrap().remove("personalChannel").unwrap();
     assert_eq!(
         me,
         json!({"id": "m@x.io", "name": "M", "image": null, "email": null, "custom": {"tier": 2}})
     );
+    let ws = common::jwt_claims(body["wsToken"].as_str().unwrap());
+    assert_eq!(ws["channels"], json!([personal]), "the wsToken subscribes to the personal channel");
+    assert!(personal.as_str().unwrap().starts_with("personal:"));
 }
 
 #[actix_web::test]

@@ -45,6 +45,17 @@ pub struct WsInfo<'a> {
 struct WsClaims<'a> {
     sub: String,
     info: WsInfo<'a>,
+    /// Server-side subscriptions: the user's personal channel.
+    channels: [&'a str; 1],
+    iat: u64,
+    exp: u64,
+}
+
+/// A Centrifugo subscription token's claims (§3: `sub` equals the connection's).
+#[derive(Serialize)]
+struct SubscriptionClaims<'a> {
+    sub: String,
+    channel: &'a str,
     iat: u64,
     exp: u64,
 }
@@ -64,6 +75,7 @@ pub struct TokenIssuer {
     header: Header,
     validation: Validation,
     ttl: u64,
+    sub_ttl: u64,
 }
 
 /// The Centrifugo user id of an app's user: `<appId>:<userId>`.
@@ -79,7 +91,7 @@ pub fn now_secs() -> u64 {
 }
 
 impl TokenIssuer {
-    pub fn new(rest_secret: &Secret, centrifugo_secret: &Secret, ttl: u64) -> Self {
+    pub fn new(rest_secret: &Secret, centrifugo_secret: &Secret, ttl: u64, sub_ttl: u64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[REST_ISSUER]);
         validation.set_audience(&[REST_AUDIENCE]);
@@ -92,6 +104,7 @@ impl TokenIssuer {
             header: Header::new(Algorithm::HS256),
             validation,
             ttl,
+            sub_ttl,
         }
     }
 
@@ -99,8 +112,14 @@ impl TokenIssuer {
         self.ttl
     }
 
-    /// Issues the REST token and the Centrifugo connection token for one user.
-    pub fn issue(&self, app_id: &str, info: WsInfo<'_>) -> Result<IssuedTokens, ApiError> {
+    /// Issues the REST token and the Centrifugo connection token for one user, whose
+    /// connection is subscribed server-side to `personal_channel`.
+    pub fn issue(
+        &self,
+        app_id: &str,
+        info: WsInfo<'_>,
+        personal_channel: &str,
+    ) -> Result<IssuedTokens, ApiError> {
         let iat = now_secs();
         let exp = iat + self.ttl;
         let rest = RestClaims {
@@ -115,6 +134,7 @@ impl TokenIssuer {
         let ws = WsClaims {
             sub: centrifugo_user_id(app_id, info.id),
             info,
+            channels: [personal_channel],
             iat,
             exp,
         };
@@ -127,6 +147,25 @@ impl TokenIssuer {
                 .map_err(sign_err)?,
             expires_in: self.ttl,
         })
+    }
+
+    /// A subscription token for one user and one chat channel; returns it with its lifetime.
+    pub fn issue_subscription(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        channel: &str,
+    ) -> Result<(String, u64), ApiError> {
+        let iat = now_secs();
+        let claims = SubscriptionClaims {
+            sub: centrifugo_user_id(app_id, user_id),
+            channel,
+            iat,
+            exp: iat + self.sub_ttl,
+        };
+        jsonwebtoken::encode(&self.header, &claims, &self.ws_encoding)
+            .map(|t| (t, self.sub_ttl))
+            .map_err(|e| ApiError::Internal(format!("signing a subscription token: {e}")))
     }
 
     /// Verifies a REST token: HS256 only, signature, `exp`, `iss` and `aud`.
@@ -157,6 +196,7 @@ mod tests {
             &Secret::new("r".repeat(32)),
             &Secret::new("c".repeat(32)),
             60,
+            30,
         )
     }
 
@@ -168,7 +208,7 @@ mod tests {
             name: Some("A"),
             image: None,
         };
-        let issued = t.issue("app_x", info).unwrap();
+        let issued = t.issue("app_x", info, "personal:1").unwrap();
         let claims = t.verify_rest(&issued.token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.app.as_str()),

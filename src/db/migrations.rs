@@ -4,7 +4,10 @@ use super::DbResult;
 use rusqlite::Connection;
 
 /// Each entry moves the schema one version up. Never edit a shipped entry; append.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_apps_keys_users.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_apps_keys_users.sql"),
+    include_str!("migrations/0002_chat.sql"),
+];
 
 pub fn apply(conn: &mut Connection) -> DbResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -9,8 +9,12 @@
 //! No SQLite call ever runs on an async worker thread.
 
 pub mod apps;
+pub mod channels;
 pub mod keys;
+pub mod members;
+pub mod messages;
 mod migrations;
+pub mod outbox;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags};
@@ -74,10 +78,11 @@ impl Db {
     }
 
     /// Runs `f` on a read connection, off the async workers.
-    pub async fn read<T, F>(&self, f: F) -> DbResult<T>
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
@@ -87,14 +92,16 @@ impl Db {
             result
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
-    /// Runs `f` inside the writer's transaction (in its own savepoint) and waits for the commit.
-    pub async fn write<T, F>(&self, f: F) -> DbResult<T>
+    /// Runs `f` inside the writer's transaction (in its own savepoint) and waits for the
+    /// commit. An `Err` from `f` rolls back its savepoint only; the batch commits the rest.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Job {
@@ -105,8 +112,8 @@ impl Db {
         self.writer
             .send(job)
             .await
-            .map_err(|_| DbError::WriterGone)?;
-        answer.await.map_err(|_| DbError::WriterGone)?
+            .map_err(|_| E::from(DbError::WriterGone))?;
+        answer.await.map_err(|_| E::from(DbError::WriterGone))?
     }
 }
 
@@ -154,21 +161,22 @@ trait WriteJob: Send {
     fn finish(self: Box<Self>, commit: DbResult<()>);
 }
 
-struct Job<T, F> {
+struct Job<T, E, F> {
     work: Option<F>,
-    result: Option<DbResult<T>>,
-    reply: oneshot::Sender<DbResult<T>>,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<T, F> WriteJob for Job<T, F>
+impl<T, E, F> WriteJob for Job<T, E, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    E: From<DbError> + Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let result = match self.work.take() {
             Some(work) => work(conn),
-            None => Err(DbError::Task("job ran twice".into())),
+            None => Err(E::from(DbError::Task("job ran twice".into()))),
         };
         let ok = result.is_ok();
         self.result = Some(result);
@@ -178,9 +186,9 @@ where
     fn finish(self: Box<Self>, commit: DbResult<()>) {
         let outcome = match (self.result, commit) {
             (Some(Err(e)), _) => Err(e),
-            (_, Err(e)) => Err(e),
+            (_, Err(e)) => Err(E::from(e)),
             (Some(Ok(v)), Ok(())) => Ok(v),
-            (None, Ok(())) => Err(DbError::Task("job never ran".into())),
+            (None, Ok(())) => Err(E::from(DbError::Task("job never ran".into()))),
         };
         // The caller may have gone away (request cancelled); the write stands regardless.
         let _ = self.reply.send(outcome);

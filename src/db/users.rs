@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
+    /// Surrogate key: names the user's personal Centrifugo channel. 0 until inserted.
+    pub pk: i64,
     pub id: String,
     pub name: Option<String>,
     pub image: Option<String>,
@@ -46,7 +48,7 @@ impl UserPatch {
 
 pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>> {
     conn.prepare_cached(
-        "SELECT id, name, image, email, custom FROM users WHERE app_id = ?1 AND id = ?2",
+        "SELECT pk, id, name, image, email, custom FROM users WHERE app_id = ?1 AND id = ?2",
     )?
     .query_row(params![app_id, id], |r| {
         Ok((
@@ -54,11 +56,12 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
             r.get(1)?,
             r.get(2)?,
             r.get(3)?,
-            r.get::<_, String>(4)?,
+            r.get(4)?,
+            r.get::<_, String>(5)?,
         ))
     })
     .optional()?
-    .map(|(id, name, image, email, custom)| {
+    .map(|(pk, id, name, image, email, custom)| {
         let custom = match serde_json::from_str(&custom) {
             Ok(Value::Object(m)) => m,
             _ => {
@@ -68,6 +71,7 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
             }
         };
         Ok(User {
+            pk,
             id,
             name,
             image,
@@ -78,19 +82,19 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
     .transpose()
 }
 
-/// Inserts or updates the user so it equals `user`; writes nothing when it already does.
-/// Returns true when a row was written.
-pub fn save(conn: &Connection, app_id: &str, user: &User, existed: bool) -> DbResult<bool> {
+/// Inserts or updates the user so it equals `user`; returns its pk.
+fn save(conn: &Connection, app_id: &str, user: &User, existed: bool) -> DbResult<i64> {
     let custom = Value::Object(user.custom.clone()).to_string();
     let now = now_ms();
-    let changed = if existed {
+    if existed {
         conn.prepare_cached(
             "UPDATE users SET name = ?3, image = ?4, email = ?5, custom = ?6, updated_at = ?7
              WHERE app_id = ?1 AND id = ?2",
         )?
         .execute(params![
             app_id, user.id, user.name, user.image, user.email, custom, now
-        ])?
+        ])?;
+        Ok(user.pk)
     } else {
         conn.prepare_cached(
             "INSERT INTO users (app_id, id, name, image, email, custom, created_at, updated_at)
@@ -98,9 +102,44 @@ pub fn save(conn: &Connection, app_id: &str, user: &User, existed: bool) -> DbRe
         )?
         .execute(params![
             app_id, user.id, user.name, user.image, user.email, custom, now
-        ])?
-    };
-    Ok(changed == 1)
+        ])?;
+        Ok(conn.last_insert_rowid())
+    }
+}
+
+/// The pk of an app's user, creating a bare user (id only) when the app has never seen it,
+/// so a backend can add people to channels before they first log in.
+pub fn ensure(conn: &Connection, app_id: &str, id: &str) -> DbResult<i64> {
+    let found = conn
+        .prepare_cached("SELECT pk FROM users WHERE app_id = ?1 AND id = ?2")?
+        .query_row(params![app_id, id], |r| r.get(0))
+        .optional()?;
+    match found {
+        Some(pk) => Ok(pk),
+        None => save(conn, app_id, &User::bare(id), false),
+    }
+}
+
+/// The pk of an app's user, if it exists.
+pub fn find_pk(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT pk FROM users WHERE app_id = ?1 AND id = ?2")?
+        .query_row(params![app_id, id], |r| r.get(0))
+        .optional()?)
+}
+
+impl User {
+    /// A user known by id only.
+    pub fn bare(id: &str) -> User {
+        User {
+            pk: 0,
+            id: id.to_string(),
+            name: None,
+            image: None,
+            email: None,
+            custom: Map::new(),
+        }
+    }
 }
 
 /// What an upsert did.
@@ -116,20 +155,14 @@ pub enum Upserted {
 pub fn upsert(conn: &Connection, app_id: &str, id: &str, patch: &UserPatch) -> DbResult<Upserted> {
     let stored = find(conn, app_id, id)?;
     let existed = stored.is_some();
-    let mut user = stored.clone().unwrap_or_else(|| User {
-        id: id.to_string(),
-        name: None,
-        image: None,
-        email: None,
-        custom: Map::new(),
-    });
+    let mut user = stored.clone().unwrap_or_else(|| User::bare(id));
     patch.apply_to(&mut user);
     let custom_size = Value::Object(user.custom.clone()).to_string().len();
     if custom_size > MAX_CUSTOM_BYTES {
         return Ok(Upserted::CustomTooLarge(custom_size));
     }
     if stored.as_ref() != Some(&user) {
-        save(conn, app_id, &user, existed)?;
+        user.pk = save(conn, app_id, &user, existed)?;
     }
     Ok(Upserted::Saved(user))
 }

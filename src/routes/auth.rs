@@ -2,8 +2,9 @@
 //! so a 401 always wins over a 400.
 
 use crate::auth::api_key::{self, ApiKeyHash};
-use crate::auth::tokens::RestClaims;
+use crate::chat::Ctx;
 use crate::db::{self, keys};
+use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::routes::AppState;
 use crate::secret::Secret;
@@ -23,12 +24,109 @@ pub struct AuthenticatedApp {
     pub key_id: String,
 }
 
-/// The user whose REST token authenticated this request.
+/// Who calls an `/api` route: a user with a REST token, or the app's backend with its
+/// API key (full rights, acting as the `userId` it names, if any).
 #[derive(Debug, Clone)]
-pub struct AuthenticatedUser {
+pub struct Caller {
     pub app_id: String,
-    pub user_id: String,
-    pub claims: RestClaims,
+    pub backend: bool,
+    /// The token's user (`backend == false`).
+    pub token_user: Option<String>,
+    /// `?userId=` of a backend call.
+    pub query_user: Option<String>,
+}
+
+impl Caller {
+    /// The chat context: the token's user, or the backend's `userId` from the body or query.
+    pub fn ctx(&self, body_user: Option<String>) -> Result<Ctx, ApiError> {
+        let user_id = if self.backend {
+            let body_user = body_user.map(|u| UserId::parse("userId", u)).transpose()?;
+            match (body_user, &self.query_user) {
+                (Some(b), Some(q)) if b.as_str() != q => {
+                    return Err(ApiError::InvalidRequest(
+                        "`userId` differs between the body and the query".into(),
+                    ));
+                }
+                (Some(b), _) => Some(b.as_str().to_string()),
+                (None, q) => q.clone(),
+            }
+        } else {
+            if body_user.is_some() || self.query_user.is_some() {
+                return Err(ApiError::InvalidRequest(
+                    "`userId` is only for X-API-Key calls: a token always acts as its own user"
+                        .into(),
+                ));
+            }
+            self.token_user.clone()
+        };
+        Ok(Ctx {
+            app_id: self.app_id.clone(),
+            backend: self.backend,
+            user_id,
+        })
+    }
+}
+
+/// Accepts either a REST token or an API key on `/api` routes, never both.
+pub async fn require_caller(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = state(&req)?;
+    let has_token = req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION);
+    let key = req.headers().get("X-API-Key").cloned();
+    let caller = match (has_token, key) {
+        (true, Some(_)) => return Err(ApiError::AmbiguousCredentials.into()),
+        (false, None) => return Err(ApiError::MissingToken.into()),
+        (true, None) => {
+            let claims = state.tokens.verify_rest(bearer_token(&req)?)?;
+            Caller {
+                app_id: claims.app,
+                backend: false,
+                token_user: Some(claims.sub),
+                query_user: query_user(&req)?,
+            }
+        }
+        (false, Some(key)) => {
+            let key = Secret::new(key.to_str().map_err(|_| ApiError::InvalidApiKey)?);
+            let app = authenticate_key(&state, key).await?;
+            Caller {
+                app_id: app.app_id,
+                backend: true,
+                token_user: None,
+                query_user: query_user(&req)?,
+            }
+        }
+    };
+    req.extensions_mut().insert(caller);
+    next.call(req).await
+}
+
+/// The `userId` query parameter, checked like any user id.
+fn query_user(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map_err(|e| ApiError::InvalidRequest(format!("query string: {e}")))?;
+    query
+        .get("userId")
+        .map(|u| UserId::parse("userId", u.clone()).map(|u| u.as_str().to_string()))
+        .transpose()
+}
+
+fn bearer_token(req: &ServiceRequest) -> Result<&str, ApiError> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::InvalidToken(
+            "expected `Authorization: Bearer <token>`",
+        ))
 }
 
 fn state(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -90,36 +188,6 @@ async fn authenticate_key(
     })
 }
 
-/// Requires `Authorization: Bearer <REST token>`.
-pub async fn require_user_token(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = state(&req)?;
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or(ApiError::MissingToken)?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::InvalidToken(
-            "expected `Authorization: Bearer <token>`",
-        ))?;
-    let claims = state.tokens.verify_rest(token)?;
-    req.extensions_mut().insert(AuthenticatedUser {
-        app_id: claims.app.clone(),
-        user_id: claims.sub.clone(),
-        claims,
-    });
-    next.call(req).await
-}
-
 fn from_extensions<T: Clone + 'static>(req: &HttpRequest) -> Ready<Result<T, ApiError>> {
     ready(
         req.extensions().get::<T>().cloned().ok_or_else(|| {
@@ -136,7 +204,7 @@ impl FromRequest for AuthenticatedApp {
     }
 }
 
-impl FromRequest for AuthenticatedUser {
+impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {

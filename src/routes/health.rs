@@ -1,5 +1,6 @@
 //! `GET /health` (the process serves) and `GET /ready` (its dependencies answer).
 
+use crate::db::DbError;
 use crate::error::ApiError;
 use crate::routes::AppState;
 use actix_web::{HttpResponse, web};
@@ -17,9 +18,9 @@ pub async fn health() -> HttpResponse {
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let database = tokio::time::timeout(
         READY_TIMEOUT,
-        state
-            .db
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM apps", [], |r| r.get::<_, i64>(0))?)),
+        state.db.read(|c| {
+            Ok::<_, DbError>(c.query_row("SELECT count(*) FROM apps", [], |r| r.get::<_, i64>(0))?)
+        }),
     )
     .await;
     let database = match database {

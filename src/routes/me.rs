@@ -1,22 +1,39 @@
-//! `GET /api/me`: the user a REST token belongs to.
+//! `GET /api/me`: the acting user, with their private `custom` and personal channel.
 
 use crate::db::users;
 use crate::error::ApiError;
+use crate::realtime::personal_channel;
 use crate::routes::AppState;
-use crate::routes::auth::AuthenticatedUser;
+use crate::routes::auth::Caller;
 use crate::routes::tokens::UserView;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
 
-pub async fn get_me(
-    state: web::Data<AppState>,
-    me: AuthenticatedUser,
-) -> Result<web::Json<UserView>, ApiError> {
-    let (app_id, user_id) = (me.app_id, me.user_id);
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeView {
+    #[serde(flatten)]
+    user: UserView,
+    /// The Centrifugo channel the wsToken subscribes this user to, server-side.
+    personal_channel: String,
+}
+
+pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let ctx = caller.ctx(None)?;
+    let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
+    let app_id = ctx.app_id.clone();
     let user = state
         .db
         .read(move |c| users::find(c, &app_id, &user_id))
-        .await?
-        // The token is genuine but its user is gone: the token no longer stands for anyone.
-        .ok_or(ApiError::InvalidToken("the user no longer exists"))?;
-    Ok(web::Json(user.into()))
+        .await?;
+    let user = match user {
+        Some(u) => u,
+        // A genuine token whose user is gone no longer stands for anyone.
+        None if !ctx.backend => return Err(ApiError::InvalidToken("the user no longer exists")),
+        None => return Err(ApiError::NotFound("user".into())),
+    };
+    Ok(HttpResponse::Ok().json(MeView {
+        personal_channel: personal_channel(user.pk),
+        user: user.into(),
+    }))
 }

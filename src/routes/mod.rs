@@ -1,17 +1,22 @@
 //! HTTP routes. Handlers stay thin: parse, call the db door or a client, shape the answer.
 
 pub mod auth;
+pub mod channels;
 pub mod health;
 pub mod json;
 pub mod me;
+pub mod members;
+pub mod messages;
 pub mod tokens;
 
 use crate::auth::tokens::TokenIssuer;
 use crate::centrifugo::CentrifugoClient;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::relay::RelayHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
+use rusqlite::Connection;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -21,6 +26,34 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenIssuer,
     pub centrifugo: CentrifugoClient,
+    pub relay: RelayHandle,
+}
+
+/// Runs a chat write in one transaction, then wakes the relay for the events it queued.
+pub async fn write<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+{
+    let result = state.db.write(f).await;
+    if result.is_ok() {
+        state.relay.wake();
+    }
+    result
+}
+
+/// Runs a chat read on a read connection.
+pub async fn read<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+{
+    state.db.read(f).await
+}
+
+/// A resource whose other methods answer 405 in our error shape.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// Registers every route. Used by the server and by the tests alike.
@@ -36,29 +69,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .error_handler(|e, _| ApiError::InvalidRequest(format!("path: {e}")).into()),
         )
         .service(
-            web::resource("/tokens")
+            resource("/tokens")
                 .wrap(from_fn(auth::require_api_key))
-                .route(web::post().to(tokens::issue_tokens))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::post().to(tokens::issue_tokens)),
         )
-        .service(
-            web::resource("/health")
-                .route(web::get().to(health::health))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/ready")
-                .route(web::get().to(health::ready))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .service(resource("/health").route(web::get().to(health::health)))
+        .service(resource("/ready").route(web::get().to(health::ready)))
         .service(
             web::scope("/api")
-                .wrap(from_fn(auth::require_user_token))
+                .wrap(from_fn(auth::require_caller))
+                .service(resource("/me").route(web::get().to(me::get_me)))
                 .service(
-                    web::resource("/me")
-                        .route(web::get().to(me::get_me))
-                        .default_service(web::to(method_not_allowed)),
-                ),
+                    resource("/subscription-token")
+                        .route(web::post().to(channels::subscription_token_by_name)),
+                )
+                .service(
+                    resource("/channels")
+                        .route(web::get().to(channels::list))
+                        .route(web::post().to(channels::create)),
+                )
+                .service(resource("/channels/direct").route(web::post().to(channels::direct)))
+                .service(
+                    resource("/channels/{id}")
+                        .route(web::get().to(channels::get))
+                        .route(web::patch().to(channels::update))
+                        .route(web::delete().to(channels::delete)),
+                )
+                .service(
+                    resource("/channels/{id}/subscription-token")
+                        .route(web::post().to(channels::subscription_token)),
+                )
+                .service(
+                    resource("/channels/{id}/members")
+                        .route(web::get().to(members::list))
+                        .route(web::post().to(members::add)),
+                )
+                .service(
+                    resource("/channels/{id}/members/{userId}")
+                        .route(web::delete().to(members::remove)),
+                )
+                .service(
+                    resource("/channels/{id}/messages")
+                        .route(web::get().to(messages::page))
+                        .route(web::post().to(messages::send)),
+                )
+                .service(
+                    resource("/channels/{id}/messages/{msgId}")
+                        .route(web::patch().to(messages::edit))
+                        .route(web::delete().to(messages::delete)),
+                )
+                .service(
+                    resource("/channels/{id}/messages/{msgId}/reactions/{emoji}")
+                        .route(web::put().to(messages::add_reaction))
+                        .route(web::delete().to(messages::remove_reaction)),
+                )
+                .service(resource("/channels/{id}/read").route(web::post().to(messages::mark_read)))
+                .service(resource("/channels/{id}/typing").route(web::post().to(messages::typing))),
         );
 }
 

@@ -29,7 +29,7 @@ pub struct TokenRequest {
 }
 
 /// Marks a field as present (`Some`) even when its value is `null` (`Some(None)`).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -121,7 +121,11 @@ pub async fn issue_tokens(
         name: user.name.as_deref(),
         image: user.image.as_deref(),
     };
-    let issued = state.tokens.issue(&app.app_id, info)?;
+    let issued = state.tokens.issue(
+        &app.app_id,
+        info,
+        &crate::realtime::personal_channel(user.pk),
+    )?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         token: issued.token,
         ws_token: issued.ws_token,

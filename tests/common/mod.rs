@@ -2,6 +2,8 @@
 //! service on a free loopback port, built by the same code as `chatsdk serve`.
 #![allow(dead_code)]
 
+pub mod rt_client;
+
 use base64::Engine;
 use chatsdk::centrifugo_process::{self, CentrifugoOptions, CentrifugoProcess};
 use chatsdk::config::{Config, ServeArgs};
@@ -88,6 +90,7 @@ impl TestApp {
             centrifugo_url: centrifugo.internal_url.clone(),
             centrifugo_api_key: Some(Secret::new(CENTRIFUGO_API_KEY)),
             token_ttl: 86_400,
+            sub_token_ttl: 300,
         };
         adjust(&mut args);
         let config = args

@@ -1,0 +1,269 @@
+//! Channels: create, direct pairs, list, read, update, delete.
+
+use super::views::{ChannelView, MessageView};
+use super::{Access, Ctx, MAX_MEMBERS_PER_REQUEST, Me, Role, access, access_to, need_user_id};
+use crate::db::channels::{self as rows, ChannelRow, NewChannel};
+use crate::db::{members as member_rows, messages as message_rows, outbox, users};
+use crate::domain::{MAX_CUSTOM_BYTES, merge_patch};
+use crate::error::ApiError;
+use crate::ids;
+use crate::realtime::{EventType, chat_channel, personal_channel};
+use rusqlite::Connection;
+use serde_json::{Map, Value, json};
+
+/// A checked request to create a group channel.
+pub struct CreateChannel {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub custom: Map<String, Value>,
+    pub members: Vec<String>,
+}
+
+/// Creates a channel; the acting user becomes its owner. An existing id answers with the
+/// channel (created = false) when the caller is already a member, else `channel_exists`.
+pub fn create(
+    conn: &Connection,
+    ctx: &Ctx,
+    req: CreateChannel,
+) -> Result<(ChannelView, bool), ApiError> {
+    let me = ctx.me_for_write(conn)?;
+    if let Some(id) = &req.id {
+        if let Some(existing) = rows::find(conn, &ctx.app_id, id)? {
+            return match access_to(conn, ctx, me, existing) {
+                Ok(a) if a.role.is_some() || ctx.backend => Ok((view(conn, &a)?, false)),
+                _ => Err(ApiError::ChannelExists),
+            };
+        }
+    }
+    let id = req.id.clone().unwrap_or_else(|| ids::new_prefixed_id("ch"));
+    let channel = rows::insert(
+        conn,
+        &NewChannel {
+            app_id: &ctx.app_id,
+            id: &id,
+            kind: "group",
+            direct_key: None,
+            name: req.name.as_deref(),
+            custom: &req.custom,
+            created_by: me.as_ref().map(|m| m.pk),
+        },
+    )?;
+    if let Some(me) = &me {
+        add_member(conn, &channel, me.pk, Role::Owner)?;
+    }
+    for user_id in &req.members {
+        let pk = users::ensure(conn, &ctx.app_id, user_id)?;
+        if me.as_ref().is_none_or(|m| m.pk != pk) {
+            add_member(conn, &channel, pk, Role::Member)?;
+        }
+    }
+    let access = access_to(conn, ctx, me, channel)?;
+    Ok((view(conn, &access)?, true))
+}
+
+/// The one direct channel between the acting user and `other`, made on first use.
+pub fn direct(conn: &Connection, ctx: &Ctx, other: &str) -> Result<(ChannelView, bool), ApiError> {
+    let me = ctx.require_me(conn)?;
+    if me.id == other {
+        return Err(ApiError::InvalidRequest(
+            "`userId` must name another user: a direct channel has two members".into(),
+        ));
+    }
+    let other_pk = users::ensure(conn, &ctx.app_id, other)?;
+    let key = format!("{}:{}", me.pk.min(other_pk), me.pk.max(other_pk));
+    if let Some(existing) = rows::find_direct(conn, &ctx.app_id, &key)? {
+        let access = access_to(conn, ctx, Some(me), existing)?;
+        return Ok((view(conn, &access)?, false));
+    }
+    let id = ids::new_prefixed_id("dm");
+    let channel = rows::insert(
+        conn,
+        &NewChannel {
+            app_id: &ctx.app_id,
+            id: &id,
+            kind: "direct",
+            direct_key: Some(&key),
+            name: None,
+            custom: &Map::new(),
+            created_by: Some(me.pk),
+        },
+    )?;
+    add_member(conn, &channel, me.pk, Role::Member)?;
+    add_member(conn, &channel, other_pk, Role::Member)?;
+    let access = access_to(conn, ctx, Some(me), channel)?;
+    Ok((view(conn, &access)?, true))
+}
+
+/// Adds one member and announces it on the channel and on the user's personal channel.
+pub fn add_member(
+    conn: &Connection,
+    channel: &ChannelRow,
+    user_pk: i64,
+    role: Role,
+) -> Result<bool, ApiError> {
+    if !member_rows::add(conn, channel.pk, user_pk, role.as_str())? {
+        return Ok(false);
+    }
+    let member = member_rows::list(conn, channel.pk)?
+        .into_iter()
+        .find(|m| m.user_pk == user_pk)
+        .map(super::views::MemberView::from);
+    let data = json!({
+        "member": member,
+        "channel": ChannelView::new(channel, member_rows::count(conn, channel.pk)?),
+    });
+    outbox::publish(
+        conn,
+        &[chat_channel(channel.pk), personal_channel(user_pk)],
+        EventType::MemberAdded,
+        &channel.id,
+        channel.last_seq,
+        data,
+    )?;
+    Ok(true)
+}
+
+/// Where a channel list page ends: `(activity_at, pk)` of its last channel.
+pub type Cursor = (i64, i64);
+
+/// The caller's channels, newest activity first.
+pub fn list(
+    conn: &Connection,
+    ctx: &Ctx,
+    cursor: Option<(i64, i64)>,
+    limit: usize,
+) -> Result<(Vec<ChannelView>, Option<Cursor>), ApiError> {
+    if ctx.user_id.is_none() {
+        return Err(need_user_id());
+    }
+    let Some(me) = ctx.me_for_read(conn)? else {
+        return Ok((Vec::new(), None));
+    };
+    let mut page = rows::list_for_user(conn, me.pk, cursor, limit + 1)?;
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|m| (m.channel.activity_at, m.channel.pk))
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(page.len());
+    for m in page {
+        let access = Access {
+            role: Role::parse(&m.role),
+            read_seq: m.read_seq,
+            channel: m.channel,
+            me: Some(me.clone()),
+        };
+        out.push(view(conn, &access)?);
+    }
+    Ok((out, next))
+}
+
+pub fn get(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ChannelView, ApiError> {
+    let me = ctx.me_for_read(conn)?;
+    view(conn, &access(conn, ctx, me, id)?)
+}
+
+/// A checked channel update: `None` leaves a field alone; `custom` is a merge patch.
+pub struct UpdateChannel {
+    pub name: Option<Option<String>>,
+    pub custom: Option<Option<Map<String, Value>>>,
+}
+
+pub fn update(
+    conn: &Connection,
+    ctx: &Ctx,
+    id: &str,
+    req: UpdateChannel,
+) -> Result<ChannelView, ApiError> {
+    let me = ctx.me_for_write(conn)?;
+    let a = access(conn, ctx, me, id)?;
+    a.require(ctx, &[Role::Owner, Role::Admin], "change it")?;
+    let name = match req.name {
+        Some(n) => n,
+        None => a.channel.name.clone(),
+    };
+    let mut custom = a.channel.custom.clone();
+    match req.custom {
+        Some(Some(patch)) => merge_patch(&mut custom, &patch),
+        Some(None) => custom.clear(),
+        None => {}
+    }
+    let size = Value::Object(custom.clone()).to_string().len();
+    if size > MAX_CUSTOM_BYTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
+        )));
+    }
+    rows::update(conn, a.channel.pk, name.as_deref(), &custom)?;
+    let channel =
+        rows::find_by_pk(conn, &ctx.app_id, a.channel.pk)?.ok_or(ApiError::ChannelNotFound)?;
+    let count = member_rows::count(conn, channel.pk)?;
+    outbox::publish(
+        conn,
+        &[chat_channel(channel.pk)],
+        EventType::ChannelUpdated,
+        &channel.id,
+        channel.last_seq,
+        serde_json::to_value(ChannelView::new(&channel, count)).unwrap_or_default(),
+    )?;
+    let access = Access { channel, ..a };
+    view(conn, &access)
+}
+
+/// Deletes a channel (owner only): every member hears it on their personal channel,
+/// then loses the subscription.
+pub fn delete(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
+    let me = ctx.me_for_write(conn)?;
+    let a = access(conn, ctx, me, id)?;
+    a.require(ctx, &[Role::Owner], "delete it")?;
+    let members = member_rows::list(conn, a.channel.pk)?;
+    let chat = chat_channel(a.channel.pk);
+    let mut targets = vec![chat.clone()];
+    targets.extend(members.iter().map(|m| personal_channel(m.user_pk)));
+    outbox::publish(
+        conn,
+        &targets,
+        EventType::ChannelDeleted,
+        &a.channel.id,
+        a.channel.last_seq,
+        json!({"id": a.channel.id}),
+    )?;
+    for m in &members {
+        outbox::unsubscribe(conn, &chat, &ctx.centrifugo_user(&m.user_id))?;
+    }
+    rows::delete(conn, a.channel.pk)?;
+    Ok(())
+}
+
+/// The channel as the caller sees it: role, unread count and last message.
+pub fn view(conn: &Connection, a: &Access) -> Result<ChannelView, ApiError> {
+    let mut v = ChannelView::new(&a.channel, member_rows::count(conn, a.channel.pk)?);
+    v.role = a.role.map(|r| r.as_str().to_string());
+    if let (Some(me), Some(_)) = (&a.me, a.role) {
+        v.unread_count = Some(member_rows::unread_count(
+            conn,
+            a.channel.pk,
+            me.pk,
+            a.read_seq,
+        )?);
+    }
+    if a.channel.last_seq > 0 {
+        if let Some(m) = message_rows::by_seq(conn, a.channel.pk, a.channel.last_seq)? {
+            let reactions =
+                message_rows::reactions(conn, m.pk, a.me.as_ref().map(|me: &Me| me.pk))?;
+            v.last_message = Some(MessageView::new(m, &a.channel.id, reactions));
+        }
+    }
+    Ok(v)
+}
+
+/// Checks the member list of a create request.
+pub fn check_member_count(n: usize) -> Result<(), ApiError> {
+    if n > MAX_MEMBERS_PER_REQUEST {
+        return Err(ApiError::InvalidRequest(format!(
+            "at most {MAX_MEMBERS_PER_REQUEST} user ids per request (got {n})"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Channel members: list, add, remove (and leave).
+
+use super::channels::add_member;
+use super::views::MemberView;
+use super::{Ctx, Role, access};
+use crate::db::{members as rows, outbox, users};
+use crate::error::ApiError;
+use crate::realtime::{EventType, chat_channel, personal_channel};
+use rusqlite::Connection;
+use serde_json::json;
+
+pub fn list(conn: &Connection, ctx: &Ctx, channel_id: &str) -> Result<Vec<MemberView>, ApiError> {
+    let me = ctx.me_for_read(conn)?;
+    let a = access(conn, ctx, me, channel_id)?;
+    Ok(rows::list(conn, a.channel.pk)?
+        .into_iter()
+        .map(MemberView::from)
+        .collect())
+}
+
+/// Adds users (owner/admin); granting `admin` or `owner` takes an owner. Users already in
+/// the channel keep their role. Returns the members added now.
+pub fn add(
+    conn: &Connection,
+    ctx: &Ctx,
+    channel_id: &str,
+    user_ids: &[String],
+    role: Role,
+) -> Result<Vec<MemberView>, ApiError> {
+    let me = ctx.me_for_write(conn)?;
+    let a = access(conn, ctx, me, channel_id)?;
+    a.require(ctx, &[Role::Owner, Role::Admin], "add members")?;
+    if role != Role::Member {
+        a.require(
+            ctx,
+            &[Role::Owner],
+            &format!("add members as {}", role.as_str()),
+        )?;
+    }
+    if a.channel.kind == "direct" {
+        return Err(ApiError::Forbidden(
+            "a direct channel keeps its two members".into(),
+        ));
+    }
+    let mut added = Vec::new();
+    for user_id in user_ids {
+        let pk = users::ensure(conn, &ctx.app_id, user_id)?;
+        if add_member(conn, &a.channel, pk, role)? {
+            added.push(pk);
+        }
+    }
+    Ok(rows::list(conn, a.channel.pk)?
+        .into_iter()
+        .filter(|m| added.contains(&m.user_pk))
+        .map(MemberView::from)
+        .collect())
+}
+
+/// Removes a member: yourself (leave), or anyone below you for an owner or admin.
+/// Their live subscription ends at once (Centrifugo unsubscribe through the outbox).
+pub fn remove(
+    conn: &Connection,
+    ctx: &Ctx,
+    channel_id: &str,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    let me = ctx.me_for_write(conn)?;
+    let a = access(conn, ctx, me, channel_id)?;
+    let target_pk = users::find_pk(conn, &ctx.app_id, user_id)?;
+    let target = match target_pk {
+        Some(pk) => {
+            rows::membership(conn, a.channel.pk, pk)?.map(|(role, _)| (pk, Role::parse(&role)))
+        }
+        None => None,
+    };
+    let Some((target_pk, target_role)) = target else {
+        return Err(ApiError::NotFound("member".into()));
+    };
+    let is_self = a.me.as_ref().is_some_and(|m| m.pk == target_pk);
+    if !is_self {
+        a.require(ctx, &[Role::Owner, Role::Admin], "remove other members")?;
+        if !ctx.backend && a.role == Some(Role::Admin) && target_role == Some(Role::Owner) {
+            return Err(ApiError::Forbidden(
+                "an admin may not remove an owner".into(),
+            ));
+        }
+    }
+    rows::remove(conn, a.channel.pk, target_pk)?;
+    let chat = chat_channel(a.channel.pk);
+    outbox::publish(
+        conn,
+        &[chat.clone(), personal_channel(target_pk)],
+        EventType::MemberRemoved,
+        &a.channel.id,
+        a.channel.last_seq,
+        json!({"userId": user_id}),
+    )?;
+    outbox::unsubscribe(conn, &chat, &ctx.centrifugo_user(user_id))?;
+    Ok(())
+}

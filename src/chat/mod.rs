@@ -1,0 +1,176 @@
+//! Chat rules: who may do what to channels, members and messages, and which realtime
+//! events each change emits. Every operation runs inside one database transaction
+//! (through the db door), writing its outbox events in that same transaction.
+
+pub mod channels;
+pub mod members;
+pub mod messages;
+pub mod views;
+
+use crate::db::channels::{self as channel_rows, ChannelRow};
+use crate::db::{members as member_rows, users};
+use crate::error::ApiError;
+use rusqlite::Connection;
+
+/// Longest caller-chosen id of a channel or message, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Most user ids in one request.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 100;
+/// Longest reaction (an emoji, or a short name), in characters.
+pub const MAX_EMOJI_CHARS: usize = 32;
+/// Largest message page.
+pub const MAX_PAGE: usize = 200;
+pub const DEFAULT_PAGE: usize = 50;
+/// Largest channel list page.
+pub const MAX_CHANNEL_PAGE: usize = 100;
+pub const DEFAULT_CHANNEL_PAGE: usize = 30;
+
+/// Who is calling, as the auth middleware resolved it.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub app_id: String,
+    /// The app's backend (API key): full rights within the app.
+    pub backend: bool,
+    /// The user acted as: the token's user, or the backend's `userId`.
+    pub user_id: Option<String>,
+}
+
+/// The acting user, resolved in the transaction.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub pk: i64,
+    pub id: String,
+}
+
+impl Ctx {
+    /// The acting user for a write. The backend's `userId` becomes a bare user when new;
+    /// a token whose user was deleted stands for nobody.
+    pub fn me_for_write(&self, conn: &Connection) -> Result<Option<Me>, ApiError> {
+        let Some(id) = &self.user_id else {
+            return Ok(None);
+        };
+        let pk = if self.backend {
+            users::ensure(conn, &self.app_id, id)?
+        } else {
+            users::find_pk(conn, &self.app_id, id)?
+                .ok_or(ApiError::InvalidToken("the user no longer exists"))?
+        };
+        Ok(Some(Me { pk, id: id.clone() }))
+    }
+
+    /// The acting user for a read; a backend `userId` the app never saw is nobody yet.
+    pub fn me_for_read(&self, conn: &Connection) -> Result<Option<Me>, ApiError> {
+        let Some(id) = &self.user_id else {
+            return Ok(None);
+        };
+        match users::find_pk(conn, &self.app_id, id)? {
+            Some(pk) => Ok(Some(Me { pk, id: id.clone() })),
+            None if self.backend => Ok(None),
+            None => Err(ApiError::InvalidToken("the user no longer exists")),
+        }
+    }
+
+    /// Like `me_for_write`, but an acting user is required.
+    pub fn require_me(&self, conn: &Connection) -> Result<Me, ApiError> {
+        self.me_for_write(conn)?.ok_or_else(need_user_id)
+    }
+
+    /// The Centrifugo user id of an app user.
+    pub fn centrifugo_user(&self, user_id: &str) -> String {
+        crate::auth::tokens::centrifugo_user_id(&self.app_id, user_id)
+    }
+}
+
+pub fn need_user_id() -> ApiError {
+    ApiError::InvalidRequest(
+        "`userId` is required when calling with X-API-Key: name the user to act as".into(),
+    )
+}
+
+/// Roles within a channel, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// A channel the caller may see, with the caller's place in it.
+pub struct Access {
+    pub channel: ChannelRow,
+    pub me: Option<Me>,
+    pub role: Option<Role>,
+    pub read_seq: i64,
+}
+
+impl Access {
+    /// Requires one of `roles`, unless the caller is the app's backend.
+    pub fn require(&self, ctx: &Ctx, roles: &[Role], what: &str) -> Result<(), ApiError> {
+        if ctx.backend || self.role.is_some_and(|r| roles.contains(&r)) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::Forbidden(format!(
+            "only a channel {} may {what}",
+            names.join(" or ")
+        )))
+    }
+}
+
+/// Loads a channel of the caller's app. Non-members get 404, as if it did not exist.
+pub fn access(
+    conn: &Connection,
+    ctx: &Ctx,
+    me: Option<Me>,
+    channel_id: &str,
+) -> Result<Access, ApiError> {
+    let channel =
+        channel_rows::find(conn, &ctx.app_id, channel_id)?.ok_or(ApiError::ChannelNotFound)?;
+    access_to(conn, ctx, me, channel)
+}
+
+pub fn access_to(
+    conn: &Connection,
+    ctx: &Ctx,
+    me: Option<Me>,
+    channel: ChannelRow,
+) -> Result<Access, ApiError> {
+    let membership = match &me {
+        Some(me) => member_rows::membership(conn, channel.pk, me.pk)?,
+        None => None,
+    };
+    if membership.is_none() && !ctx.backend {
+        return Err(ApiError::ChannelNotFound);
+    }
+    let (role, read_seq) = match membership {
+        Some((role, read_seq)) => (Role::parse(&role), read_seq),
+        None => (None, 0),
+    };
+    Ok(Access {
+        channel,
+        me,
+        role,
+        read_seq,
+    })
+}

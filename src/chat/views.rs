@@ -1,0 +1,132 @@
+//! The JSON shapes of chat objects, shared by REST answers and realtime events.
+
+use crate::db::channels::ChannelRow;
+use crate::db::members::MemberRow;
+use crate::db::messages::{MessageRow, Reactions};
+use crate::realtime::chat_channel;
+use crate::timefmt::rfc3339_millis;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A user as other users see them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReactionsView {
+    /// Reactions per emoji.
+    pub counts: BTreeMap<String, i64>,
+    /// The caller's own; empty in realtime events, which go to everyone.
+    pub own: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    pub channel_id: String,
+    pub seq: i64,
+    /// `null` for a system message sent by the app's backend.
+    pub user: Option<PublicUser>,
+    pub text: Option<String>,
+    pub custom: Map<String, Value>,
+    pub parent_id: Option<String>,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+    pub deleted_at: Option<String>,
+    pub reactions: ReactionsView,
+}
+
+impl MessageView {
+    pub fn new(m: MessageRow, channel_id: &str, reactions: Reactions) -> MessageView {
+        MessageView {
+            id: m.id,
+            channel_id: channel_id.to_string(),
+            seq: m.seq,
+            user: m.author.map(|a| PublicUser {
+                id: a.id,
+                name: a.name,
+                image: a.image,
+            }),
+            text: m.text,
+            custom: m.custom,
+            parent_id: m.parent_id,
+            created_at: rfc3339_millis(m.created_at),
+            edited_at: m.edited_at.map(rfc3339_millis),
+            deleted_at: m.deleted_at.map(rfc3339_millis),
+            reactions: ReactionsView {
+                counts: reactions.counts,
+                own: reactions.own,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    pub id: String,
+    /// The Centrifugo channel to subscribe to (with a subscription token).
+    pub realtime_channel: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: Option<String>,
+    pub custom: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_seq: i64,
+    pub member_count: i64,
+    /// The caller's role; `null` for the app's backend acting as nobody, and in events.
+    pub role: Option<String>,
+    /// Messages by others after the caller's read mark; `null` where there is no caller.
+    pub unread_count: Option<i64>,
+    pub last_message: Option<MessageView>,
+}
+
+impl ChannelView {
+    pub fn new(c: &ChannelRow, member_count: i64) -> ChannelView {
+        ChannelView {
+            id: c.id.clone(),
+            realtime_channel: chat_channel(c.pk),
+            kind: c.kind.clone(),
+            name: c.name.clone(),
+            custom: c.custom.clone(),
+            created_at: rfc3339_millis(c.created_at),
+            updated_at: rfc3339_millis(c.updated_at),
+            last_seq: c.last_seq,
+            member_count,
+            role: None,
+            unread_count: None,
+            last_message: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    pub user: PublicUser,
+    pub role: String,
+    pub read_seq: i64,
+    pub joined_at: String,
+}
+
+impl From<MemberRow> for MemberView {
+    fn from(m: MemberRow) -> Self {
+        MemberView {
+            user: PublicUser {
+                id: m.user_id,
+                name: m.name,
+                image: m.image,
+            },
+            role: m.role,
+            read_seq: m.read_seq,
+            joined_at: rfc3339_millis(m.joined_at),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Channels of an app. `pk` names the Centrifugo channel (`chat:<pk>`).
+
+use super::{DbError, DbResult, now_ms};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub pk: i64,
+    pub id: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub custom: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_seq: i64,
+    pub activity_at: i64,
+}
+
+const COLUMNS: &str =
+    "c.pk, c.id, c.kind, c.name, c.custom, c.created_at, c.updated_at, c.last_seq, c.activity_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
+    Ok(ChannelRow {
+        pk: r.get(0)?,
+        id: r.get(1)?,
+        kind: r.get(2)?,
+        name: r.get(3)?,
+        custom: parse_object(&r.get::<_, String>(4)?),
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        last_seq: r.get(7)?,
+        activity_at: r.get(8)?,
+    })
+}
+
+/// Parses a stored JSON object column; anything else reads as empty (it was written by us).
+pub fn parse_object(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<ChannelRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM channels c WHERE c.app_id = ?1 AND c.id = ?2"
+        ))?
+        .query_row(params![app_id, id], from_row)
+        .optional()?)
+}
+
+pub fn find_by_pk(conn: &Connection, app_id: &str, pk: i64) -> DbResult<Option<ChannelRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM channels c WHERE c.app_id = ?1 AND c.pk = ?2"
+        ))?
+        .query_row(params![app_id, pk], from_row)
+        .optional()?)
+}
+
+pub fn find_direct(conn: &Connection, app_id: &str, key: &str) -> DbResult<Option<ChannelRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM channels c WHERE c.app_id = ?1 AND c.direct_key = ?2"
+        ))?
+        .query_row(params![app_id, key], from_row)
+        .optional()?)
+}
+
+/// What a new channel is made of.
+pub struct NewChannel<'a> {
+    pub app_id: &'a str,
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub direct_key: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub custom: &'a Map<String, Value>,
+    pub created_by: Option<i64>,
+}
+
+pub fn insert(conn: &Connection, new: &NewChannel<'_>) -> DbResult<ChannelRow> {
+    let now = now_ms();
+    conn.prepare_cached(
+        "INSERT INTO channels (app_id, id, kind, direct_key, name, custom, created_by, created_at, updated_at, activity_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+    )?
+    .execute(params![
+        new.app_id,
+        new.id,
+        new.kind,
+        new.direct_key,
+        new.name,
+        Value::Object(new.custom.clone()).to_string(),
+        new.created_by,
+        now
+    ])?;
+    find_by_pk(conn, new.app_id, conn.last_insert_rowid())?
+        .ok_or_else(|| DbError::Corrupt("inserted channel vanished".into()))
+}
+
+pub fn update(
+    conn: &Connection,
+    pk: i64,
+    name: Option<&str>,
+    custom: &Map<String, Value>,
+) -> DbResult<()> {
+    conn.prepare_cached(
+        "UPDATE channels SET name = ?2, custom = ?3, updated_at = ?4 WHERE pk = ?1",
+    )?
+    .execute(params![
+        pk,
+        name,
+        Value::Object(custom.clone()).to_string(),
+        now_ms()
+    ])?;
+    Ok(())
+}
+
+/// Deletes the channel with its members, messages and reactions.
+pub fn delete(conn: &Connection, pk: i64) -> DbResult<()> {
+    conn.prepare_cached("DELETE FROM channels WHERE pk = ?1")?
+        .execute([pk])?;
+    Ok(())
+}
+
+/// Takes the channel's next message `seq` (no gaps: the writer serializes this) and
+/// marks the channel active now.
+pub fn next_seq(conn: &Connection, pk: i64, now: i64) -> DbResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE channels SET last_seq = last_seq + 1, activity_at = ?2 WHERE pk = ?1 RETURNING last_seq",
+        )?
+        .query_row(params![pk, now], |r| r.get(0))?)
+}
+
+/// A channel as one member sees it in a list.
+pub struct MemberChannel {
+    pub channel: ChannelRow,
+    pub role: String,
+    pub read_seq: i64,
+}
+
+/// The user's channels, newest activity first, after the `(activity_at, pk)` cursor.
+pub fn list_for_user(
+    conn: &Connection,
+    user_pk: i64,
+    after: Option<(i64, i64)>,
+    limit: usize,
+) -> DbResult<Vec<MemberChannel>> {
+    let (at, pk) = after.unwrap_or((i64::MAX, i64::MAX));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, m.role, m.read_seq FROM members m JOIN channels c ON c.pk = m.channel_pk
+         WHERE m.user_pk = ?1 AND (c.activity_at < ?2 OR (c.activity_at = ?2 AND c.pk < ?3))
+         ORDER BY c.activity_at DESC, c.pk DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![user_pk, at, pk, limit as i64], |r| {
+        Ok(MemberChannel {
+            channel: from_row(r)?,
+            role: r.get(9)?,
+            read_seq: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

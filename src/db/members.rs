@@ -1,0 +1,104 @@
+//! Channel membership, roles and read marks.
+
+use super::{DbResult, now_ms};
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub user_pk: i64,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub role: String,
+    pub read_seq: i64,
+    pub joined_at: i64,
+}
+
+/// The member's role and read mark, if `user_pk` is a member.
+pub fn membership(
+    conn: &Connection,
+    channel_pk: i64,
+    user_pk: i64,
+) -> DbResult<Option<(String, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT role, read_seq FROM members WHERE channel_pk = ?1 AND user_pk = ?2",
+        )?
+        .query_row(params![channel_pk, user_pk], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Adds a member; false when already one (their role is left as it is).
+pub fn add(conn: &Connection, channel_pk: i64, user_pk: i64, role: &str) -> DbResult<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO members (channel_pk, user_pk, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![channel_pk, user_pk, role, now_ms()])?;
+    Ok(n == 1)
+}
+
+pub fn remove(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<bool> {
+    let n = conn
+        .prepare_cached("DELETE FROM members WHERE channel_pk = ?1 AND user_pk = ?2")?
+        .execute(params![channel_pk, user_pk])?;
+    Ok(n == 1)
+}
+
+pub fn list(conn: &Connection, channel_pk: i64) -> DbResult<Vec<MemberRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at
+         FROM members m JOIN users u ON u.pk = m.user_pk
+         WHERE m.channel_pk = ?1 ORDER BY m.joined_at, u.pk",
+    )?;
+    let rows = stmt.query_map([channel_pk], |r| {
+        Ok(MemberRow {
+            user_pk: r.get(0)?,
+            user_id: r.get(1)?,
+            name: r.get(2)?,
+            image: r.get(3)?,
+            role: r.get(4)?,
+            read_seq: r.get(5)?,
+            joined_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn count(conn: &Connection, channel_pk: i64) -> DbResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM members WHERE channel_pk = ?1")?
+        .query_row([channel_pk], |r| r.get(0))?)
+}
+
+/// Moves the read mark forward only, never past the channel's last message.
+/// Returns the mark after the move.
+pub fn mark_read(
+    conn: &Connection,
+    channel_pk: i64,
+    user_pk: i64,
+    seq: i64,
+    last_seq: i64,
+) -> DbResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE members SET read_seq = max(read_seq, min(?3, ?4))
+             WHERE channel_pk = ?1 AND user_pk = ?2 RETURNING read_seq",
+        )?
+        .query_row(params![channel_pk, user_pk, seq, last_seq], |r| r.get(0))?)
+}
+
+/// Messages after `read_seq` written by others and not deleted.
+pub fn unread_count(
+    conn: &Connection,
+    channel_pk: i64,
+    user_pk: i64,
+    read_seq: i64,
+) -> DbResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE channel_pk = ?1 AND seq > ?3
+             AND (user_pk IS NULL OR user_pk != ?2) AND deleted_at IS NULL",
+        )?
+        .query_row(params![channel_pk, user_pk, read_seq], |r| r.get(0))?)
+}

@@ -1,0 +1,296 @@
+//! `/api/channels`: create, direct, list, get, update, delete; subscription tokens.
+
+use crate::chat::channels::{self as chat, CreateChannel, UpdateChannel};
+use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS, access};
+use crate::db::channels as channel_rows;
+use crate::domain::{MAX_CUSTOM_BYTES, MAX_NAME_CHARS, UserId, check_text};
+use crate::error::ApiError;
+use crate::realtime::parse_chat_channel;
+use crate::routes::auth::Caller;
+use crate::routes::json::ApiJson;
+use crate::routes::tokens::present;
+use crate::routes::{AppState, read, write};
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Checks a caller-chosen id of a channel or message.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    check_text(field, id, 1, MAX_ID_CHARS)
+}
+
+pub fn check_custom(custom: &Map<String, Value>) -> Result<(), ApiError> {
+    let size = Value::Object(custom.clone()).to_string().len();
+    if size > MAX_CUSTOM_BYTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
+        )));
+    }
+    Ok(())
+}
+
+fn check_name(name: &Option<String>) -> Result<(), ApiError> {
+    match name {
+        Some(n) => check_text("name", n, 0, MAX_NAME_CHARS),
+        None => Ok(()),
+    }
+}
+
+/// Parses user ids, refusing more than the per-request limit.
+pub fn parse_user_ids(field: &str, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+    chat::check_member_count(ids.len())?;
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        let id = UserId::parse(&format!("{field}[{i}]"), id)?;
+        if !out.iter().any(|o| o == id.as_str()) {
+            out.push(id.as_str().to_string());
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateBody {
+    id: Option<String>,
+    name: Option<String>,
+    custom: Option<Map<String, Value>>,
+    #[serde(default)]
+    members: Vec<String>,
+    user_id: Option<String>,
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    if let Some(id) = &b.id {
+        check_id("id", id)?;
+    }
+    check_name(&b.name)?;
+    let custom = b.custom.unwrap_or_default();
+    check_custom(&custom)?;
+    let members = parse_user_ids("members", b.members)?;
+    let ctx = caller.ctx(b.user_id)?;
+    let req = CreateChannel {
+        id: b.id,
+        name: b.name,
+        custom,
+        members,
+    };
+    let (channel, created) = write(&state, move |c| chat::create(c, &ctx, req)).await?;
+    Ok(if created {
+        HttpResponse::Created().json(channel)
+    } else {
+        HttpResponse::Ok().json(channel)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DirectBody {
+    /// The other user of the pair.
+    user_id: String,
+}
+
+/// With X-API-Key, the acting user of the pair comes from `?userId=`.
+pub async fn direct(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<DirectBody>,
+) -> Result<HttpResponse, ApiError> {
+    let other = UserId::parse("userId", body.0.user_id)?;
+    let ctx = caller.ctx(None)?;
+    let (channel, created) = write(&state, move |c| chat::direct(c, &ctx, other.as_str())).await?;
+    Ok(if created {
+        HttpResponse::Created().json(channel)
+    } else {
+        HttpResponse::Ok().json(channel)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    #[serde(rename = "userId")]
+    _user_id: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = page_limit(q.limit, DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE)?;
+    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let ctx = caller.ctx(None)?;
+    let (channels, next) = read(&state, move |c| chat::list(c, &ctx, cursor, limit)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "channels": channels,
+        "nextCursor": next.map(encode_cursor),
+    })))
+}
+
+/// Checks `limit` of a page: 1..=max, default when absent.
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::InvalidRequest(format!(
+            "`limit` must be between 1 and {max} (got {n})"
+        ))),
+    }
+}
+
+fn encode_cursor((at, pk): (i64, i64)) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}.{pk}"))
+}
+
+fn decode_cursor(s: &str) -> Result<(i64, i64), ApiError> {
+    let bad = || ApiError::InvalidRequest("`cursor` is not one this API gave out".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (at, pk) = text.split_once('.').ok_or_else(bad)?;
+    Ok((
+        at.parse().map_err(|_| bad())?,
+        pk.parse().map_err(|_| bad())?,
+    ))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let ctx = caller.ctx(None)?;
+    let channel = read(&state, move |c| chat::get(c, &ctx, &id)).await?;
+    Ok(HttpResponse::Ok().json(channel))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    custom: Option<Option<Map<String, Value>>>,
+    user_id: Option<String>,
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: ApiJson<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    if let Some(n) = &b.name {
+        check_name(n)?;
+    }
+    if let Some(Some(c)) = &b.custom {
+        check_custom(c)?;
+    }
+    let id = path.into_inner();
+    let ctx = caller.ctx(b.user_id)?;
+    let req = UpdateChannel {
+        name: b.name,
+        custom: b.custom,
+    };
+    let channel = write(&state, move |c| chat::update(c, &ctx, &id, req)).await?;
+    Ok(HttpResponse::Ok().json(channel))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let ctx = caller.ctx(None)?;
+    write(&state, move |c| chat::delete(c, &ctx, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/channels/{id}/subscription-token`: a member's token for the chat channel.
+pub async fn subscription_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let ctx = caller.ctx(None)?;
+    let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
+    let channel = read(&state, move |c| {
+        let me = ctx.me_for_read(c)?;
+        let a = access(
+            c,
+            &crate::chat::Ctx {
+                backend: false,
+                ..ctx
+            },
+            me,
+            &id,
+        )?;
+        Ok::<_, ApiError>(crate::realtime::chat_channel(a.channel.pk))
+    })
+    .await?;
+    sub_token_response(&state, &caller.app_id, &user_id, &channel)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SubTokenBody {
+    channel: String,
+    user_id: Option<String>,
+}
+
+/// `POST /api/subscription-token {"channel"}`: the same, by realtime name, for the
+/// `getToken({channel})` callbacks of Centrifugo's client SDKs.
+pub async fn subscription_token_by_name(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<SubTokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let ctx = caller.ctx(b.user_id)?;
+    let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
+    let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
+    let channel = b.channel.clone();
+    read(&state, move |c| {
+        let row = channel_rows::find_by_pk(c, &ctx.app_id, pk)?.ok_or(ApiError::ChannelNotFound)?;
+        let me = ctx.me_for_read(c)?;
+        // Tokens are for members only, whoever asks for them.
+        crate::chat::access_to(
+            c,
+            &crate::chat::Ctx {
+                backend: false,
+                ..ctx
+            },
+            me,
+            row,
+        )?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    sub_token_response(&state, &caller.app_id, &user_id, &channel)
+}
+
+fn sub_token_response(
+    state: &AppState,
+    app_id: &str,
+    user_id: &str,
+    channel: &str,
+) -> Result<HttpResponse, ApiError> {
+    let (token, expires_in) = state.tokens.issue_subscription(app_id, user_id, channel)?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"token": token, "channel": channel, "expiresIn": expires_in})))
+}
