@@ -50,6 +50,14 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Local development: start Centrifugo and the service with generated dev secrets.
     Dev(crate::dev::DevArgs),
+    /// Take a consistent copy of the database while the server runs (SQLite backup API).
+    Backup {
+        /// Where to write the copy (a new file).
+        path: PathBuf,
+        /// Replace the file at PATH if there is one.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -263,6 +271,46 @@ fn app_not_found(app: &str) -> CliError {
         code: "not_found",
         message: format!("no app {app}: list apps with `chatsdk app list`"),
     }
+}
+
+/// Copies the live database to `target` (through a temp file, renamed when complete).
+pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<Output, CliError> {
+    if !database.is_file() {
+        return Err(CliError {
+            code: "not_found",
+            message: format!("no database at {}", database.display()),
+        });
+    }
+    if target.exists() && !force {
+        return Err(invalid(format!(
+            "{} exists: choose a new path or pass --force",
+            target.display()
+        )));
+    }
+    let tmp = target.with_extension(format!("partial-{}", ids::new_token_id()));
+    let (t, d) = (tmp.clone(), database.clone());
+    let pages = tokio::task::spawn_blocking(move || Db::backup(&d, &t))
+        .await
+        .map_err(|e| CliError {
+            code: "internal",
+            message: e.to_string(),
+        })?
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+    std::fs::rename(&tmp, &target).map_err(|e| CliError {
+        code: "internal",
+        message: format!("cannot move the copy to {}: {e}", target.display()),
+    })?;
+    let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+    Ok(Output {
+        json: json!({"path": target, "pages": pages, "bytes": bytes}),
+        human: format!(
+            "Backed up {} to {} ({bytes} bytes).",
+            database.display(),
+            target.display()
+        ),
+    })
 }
 
 /// Asks a running service for `/health`; wildcard listen addresses are reached on loopback.

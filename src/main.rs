@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => return serve(args, cli.database, json).await,
         Command::Dev(args) => return chatsdk::dev::run(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
+        Command::Backup { path, force } => chatsdk::cli::backup(cli.database, path, force).await,
         Command::App(cmd) => match open_db(&cli.database) {
             Ok(db) => app_command(&db, cmd).await,
             Err(e) => Err(e),

@@ -1,13 +1,20 @@
 //! The outbox relay: publishes queued events to Centrifugo in outbox order, so each
 //! realtime channel sees its events in the order they were committed.
 //!
+//! Delivery is at least once: an event leaves the outbox only after Centrifugo accepted
+//! it (or refused it for good), and a retry carries the same `idempotency_key`, so
+//! Centrifugo drops the duplicate within its 5-minute window; clients dedupe by id beyond.
+//!
 //! Runs on its own thread and runtime, so neither request load nor a busy test thread
 //! can stall delivery. Woken after each write that queued events, and polls besides
 //! (events may come from another process).
 
 use crate::centrifugo::CentrifugoClient;
 use crate::db::{Db, DbError, outbox};
-use std::sync::Arc;
+use crate::ids::random_bytes;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -18,53 +25,103 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Handle to wake the relay after queuing events.
+/// Handle to wake the relay after queuing events, and to stop it.
 #[derive(Clone)]
 pub struct RelayHandle {
-    notify: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    notify: Notify,
+    stopping: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl RelayHandle {
     pub fn wake(&self) {
-        self.notify.notify_one();
+        self.shared.notify.notify_one();
     }
-}
 
-/// Starts the relay thread.
-pub fn start(db: Db, centrifugo: CentrifugoClient) -> std::io::Result<RelayHandle> {
-    let notify = Arc::new(Notify::new());
-    let handle = RelayHandle {
-        notify: notify.clone(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("outbox-relay".into())
-        .spawn(move || runtime.block_on(run(db, centrifugo, notify)))?;
-    Ok(handle)
-}
-
-async fn run(db: Db, centrifugo: CentrifugoClient, notify: Arc<Notify>) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        match deliver_once(&db, &centrifugo).await {
-            Ok(Delivered::Nothing) => {
-                backoff = MIN_BACKOFF;
-                let _ = tokio::time::timeout(POLL_INTERVAL, notify.notified()).await;
-            }
-            Ok(Delivered::All) => backoff = MIN_BACKOFF,
-            Ok(Delivered::Stalled) | Err(_) => {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+    /// Stops the relay after one last pass of at most `last_pass`; blocks until it ended.
+    pub fn stop(&self, last_pass: Duration) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.notify.notify_one();
+        let thread = self
+            .shared
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            // The relay bounds its own last pass; this wait adds a margin, never forever.
+            let deadline = std::time::Instant::now() + last_pass + Duration::from_secs(2);
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
     }
 }
 
+/// Starts the relay thread. `last_pass` bounds the final delivery attempt at stop.
+pub fn start(
+    db: Db,
+    centrifugo: CentrifugoClient,
+    last_pass: Duration,
+) -> std::io::Result<RelayHandle> {
+    let shared = Arc::new(Shared {
+        notify: Notify::new(),
+        stopping: AtomicBool::new(false),
+        thread: Mutex::new(None),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let for_thread = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("outbox-relay".into())
+        .spawn(move || runtime.block_on(run(db, centrifugo, for_thread, last_pass)))?;
+    *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+    Ok(RelayHandle { shared })
+}
+
+async fn run(db: Db, centrifugo: CentrifugoClient, shared: Arc<Shared>, last_pass: Duration) {
+    let mut backoff = MIN_BACKOFF;
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let wait = match deliver_once(&db, &centrifugo).await {
+            Ok(Delivered::Nothing) => {
+                backoff = MIN_BACKOFF;
+                POLL_INTERVAL
+            }
+            Ok(Delivered::Some) => {
+                backoff = MIN_BACKOFF;
+                continue;
+            }
+            Ok(Delivered::Stalled) | Err(_) => {
+                let wait = with_jitter(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                wait
+            }
+        };
+        let _ = tokio::time::timeout(wait, shared.notify.notified()).await;
+    }
+    let drained = tokio::time::timeout(last_pass, async {
+        while let Ok(Delivered::Some) = deliver_once(&db, &centrifugo).await {}
+    })
+    .await;
+    if drained.is_err() {
+        log::warn!("outbox: stopping with events still queued; they go out at the next start");
+    }
+}
+
+/// Half to all of `d`, at random: retries of many servers do not fall into step.
+fn with_jitter(d: Duration) -> Duration {
+    let [r] = random_bytes::<1>();
+    d.mul_f64(0.5 + f64::from(r) / 510.0)
+}
+
 enum Delivered {
     Nothing,
-    All,
+    Some,
     /// Some command failed in a way a retry may fix; it and those behind it wait.
     Stalled,
 }
@@ -86,18 +143,19 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
         }
     };
     let mut done = Vec::new();
+    let mut refused = Vec::new();
     let mut failed = None;
     for (item, outcome) in pending.iter().zip(outcomes) {
         match outcome {
             Ok(()) => done.push(item.pk),
             Err(e) if e.is_permanent() => {
                 log::error!(
-                    "outbox: dropping event {}: Centrifugo refused it for good ({} {})",
+                    "outbox: event {} refused for good by Centrifugo ({} {}); kept in outbox_failed",
                     item.event_id,
                     e.code,
                     e.message
                 );
-                done.push(item.pk);
+                refused.push((item.pk, e));
             }
             Err(e) => {
                 log::warn!(
@@ -114,6 +172,9 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
     let stalled = failed.is_some();
     db.write(move |c| {
         outbox::remove(c, &done)?;
+        for (pk, e) in &refused {
+            outbox::fail_permanently(c, *pk, e.code, &e.message)?;
+        }
         if let Some((pk, error)) = &failed {
             outbox::record_failure(c, *pk, error)?;
         }
@@ -123,6 +184,6 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
     Ok(if stalled {
         Delivered::Stalled
     } else {
-        Delivered::All
+        Delivered::Some
     })
 }

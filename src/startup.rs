@@ -5,12 +5,13 @@ use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::error::render_framework_error;
-use crate::relay;
+use crate::relay::{self, RelayHandle};
 use crate::routes::{self, AppState};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,7 +32,14 @@ pub enum StartupError {
 pub struct Application {
     server: Server,
     port: u16,
+    db: Db,
+    relay: RelayHandle,
 }
+
+/// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+/// How long the relay may keep delivering queued events at shutdown.
+const RELAY_LAST_PASS: Duration = Duration::from_secs(5);
 
 impl Application {
     /// Opens the database, builds the clients and binds the listener.
@@ -48,7 +56,9 @@ impl Application {
         let db = Db::open(&config.database)?;
         let centrifugo =
             CentrifugoClient::new(&config.centrifugo_url, config.centrifugo_api_key.clone())?;
-        let relay = relay::start(db.clone(), centrifugo.clone()).map_err(StartupError::Relay)?;
+        let relay = relay::start(db.clone(), centrifugo.clone(), RELAY_LAST_PASS)
+            .map_err(StartupError::Relay)?;
+        let (db_handle, relay_handle) = (db.clone(), relay.clone());
         let state = web::Data::new(AppState {
             db,
             tokens: TokenIssuer::new(
@@ -86,21 +96,37 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: config.addr.to_string(),
             source,
         })?
         .run();
-        Ok(Self { server, port })
+        Ok(Self {
+            server,
+            port,
+            db: db_handle,
+            relay: relay_handle,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until the process gets SIGINT or SIGTERM (actix stops gracefully on both).
+    /// Serves until the process gets SIGINT or SIGTERM, then shuts down gracefully: stop
+    /// accepting, finish in-flight requests (bounded), give the relay one last bounded
+    /// pass, checkpoint the WAL.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        log::info!("stopping: delivering queued events, then checkpointing the database");
+        let relay = self.relay.clone();
+        let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
+        if let Err(e) = self.db.checkpoint().await {
+            log::warn!("WAL checkpoint at shutdown failed: {e}");
+        }
+        log::info!("stopped");
+        served
     }
 }

@@ -7,6 +7,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_apps_keys_users.sql"),
     include_str!("migrations/0002_chat.sql"),
+    include_str!("migrations/0003_outbox_failed.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> DbResult<()> {

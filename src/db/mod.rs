@@ -117,6 +117,30 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Copies the WAL into the main file and truncates it (at shutdown: a clean file).
+    pub async fn checkpoint(&self) -> DbResult<()> {
+        self.read(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok::<_, DbError>(())
+        })
+        .await
+    }
+
+    /// Takes a consistent copy of the live database into `target` with SQLite's online
+    /// backup API, a few pages at a time so writers are never held up for long.
+    pub fn backup(source: &Path, target: &Path) -> DbResult<i32> {
+        let src = open_connection(source)?;
+        let mut dst = Connection::open(target)?;
+        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+        let pages = backup.progress().pagecount;
+        drop(backup);
+        dst.pragma_update(None, "journal_mode", "WAL")?;
+        Ok(pages)
+    }
+}
+
 fn open_connection(path: &Path) -> DbResult<Connection> {
     let conn = Connection::open_with_flags(
         path,

@@ -90,6 +90,18 @@ pub fn remove(conn: &Connection, pks: &[i64]) -> DbResult<()> {
     Ok(())
 }
 
+/// Moves a command Centrifugo refused for good to `outbox_failed`, with the reason.
+pub fn fail_permanently(conn: &Connection, pk: i64, code: u32, reason: &str) -> DbResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox_failed (event_id, command, created_at, failed_at, code, reason)
+         SELECT event_id, command, created_at, ?2, ?3, ?4 FROM outbox WHERE pk = ?1",
+    )?
+    .execute(params![pk, now_ms(), code, reason])?;
+    conn.prepare_cached("DELETE FROM outbox WHERE pk = ?1")?
+        .execute([pk])?;
+    Ok(())
+}
+
 /// Records a failed attempt on a command that will be retried.
 pub fn record_failure(conn: &Connection, pk: i64, error: &str) -> DbResult<()> {
     conn.prepare_cached(
@@ -106,4 +118,9 @@ pub fn backlog(conn: &Connection) -> DbResult<(i64, Option<i64>)> {
             Ok((r.get(0)?, r.get(1)?))
         })?,
     )
+}
+
+/// How many events were refused for good.
+pub fn failed_count(conn: &Connection) -> DbResult<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM outbox_failed", [], |r| r.get(0))?)
 }

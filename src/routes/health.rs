@@ -1,6 +1,6 @@
 //! `GET /health` (the process serves) and `GET /ready` (its dependencies answer).
 
-use crate::db::DbError;
+use crate::db::{DbError, now_ms, outbox};
 use crate::error::ApiError;
 use crate::routes::AppState;
 use actix_web::{HttpResponse, web};
@@ -33,6 +33,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         Ok(Err(e)) => Err(format!("centrifugo: {e}")),
         Err(_) => Err("centrifugo: timed out".to_string()),
     };
+    let backlog = outbox_backlog(&state).await;
     let failures: Vec<String> = [&database, &centrifugo]
         .into_iter()
         .filter_map(|r| r.clone().err())
@@ -42,6 +43,46 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     }
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
-        "checks": {"database": "ok", "centrifugo": "ok"}
+        "checks": {"database": "ok", "centrifugo": "ok"},
+        "outbox": backlog.map(|(pending, oldest_age)| json!({
+            "pending": pending,
+            "oldestAgeSeconds": oldest_age,
+        })),
     })))
+}
+
+/// Events waiting for Centrifugo, and the age in seconds of the oldest.
+async fn outbox_backlog(state: &AppState) -> Option<(i64, f64)> {
+    let (pending, oldest) = state.db.read(outbox::backlog).await.ok()?;
+    let age = oldest
+        .map(|t| (now_ms() - t).max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    Some((pending, age))
+}
+
+/// Prometheus text format. A first set of gauges; request metrics come with the metrics work.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut out = String::new();
+    if let Some((pending, age)) = outbox_backlog(&state).await {
+        out.push_str(
+            "# HELP chatsdk_outbox_pending_events Realtime events waiting for Centrifugo.\n",
+        );
+        out.push_str("# TYPE chatsdk_outbox_pending_events gauge\n");
+        out.push_str(&format!("chatsdk_outbox_pending_events {pending}\n"));
+        out.push_str(
+            "# HELP chatsdk_outbox_oldest_pending_age_seconds Age of the oldest waiting event.\n",
+        );
+        out.push_str("# TYPE chatsdk_outbox_oldest_pending_age_seconds gauge\n");
+        out.push_str(&format!(
+            "chatsdk_outbox_oldest_pending_age_seconds {age}\n"
+        ));
+    }
+    if let Ok(failed) = state.db.read(outbox::failed_count).await {
+        out.push_str("# HELP chatsdk_outbox_failed_events Events Centrifugo refused for good (kept in outbox_failed).\n");
+        out.push_str("# TYPE chatsdk_outbox_failed_events gauge\n");
+        out.push_str(&format!("chatsdk_outbox_failed_events {failed}\n"));
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
 }

@@ -75,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/ready").route(web::get().to(health::ready)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)))
         .service(
             web::scope("/api")
                 .wrap(from_fn(auth::require_caller))
