@@ -37,13 +37,21 @@ async fn me_returns_the_tokens_user_with_their_custom_data() {
 
     assert_eq!(res.status(), 200);
     let mut me: Value = res.json().await.unwrap();
-    let personal = me.as_object_mut().unwrap().remove("personalChannel").unwrap();
+    let personal = me
+        .as_object_mut()
+        .unwrap()
+        .remove("personalChannel")
+        .unwrap();
     assert_eq!(
         me,
         json!({"id": "m@x.io", "name": "M", "image": null, "email": null, "custom": {"tier": 2}})
     );
     let ws = common::jwt_claims(body["wsToken"].as_str().unwrap());
-    assert_eq!(ws["channels"], json!([personal]), "the wsToken subscribes to the personal channel");
+    assert_eq!(
+        ws["channels"],
+        json!([personal]),
+        "the wsToken subscribes to the personal channel"
+    );
     assert!(personal.as_str().unwrap().starts_with("personal:"));
 }
 
