@@ -24,6 +24,7 @@ pub struct UserId(String);
 impl UserId {
     pub fn parse(field: &str, raw: String) -> Result<Self, ApiError> {
         check_text(field, &raw, 1, MAX_USER_ID_CHARS)?;
+        check_path_safe(field, &raw)?;
         Ok(Self(raw))
     }
 
@@ -45,6 +46,17 @@ pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<()
     if value.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest(format!(
             "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses `.` and `..`: URL clients resolve them away even percent-encoded, so such an
+/// id could never be reached in a path (`/api/channels/{id}`, `/members/{userId}`).
+pub fn check_path_safe(field: &str, value: &str) -> Result<(), ApiError> {
+    if value == "." || value == ".." {
+        return Err(ApiError::InvalidRequest(format!(
+            "`{field}` must not be `.` or `..`: it could not be used in a URL path"
         )));
     }
     Ok(())
@@ -101,6 +113,9 @@ mod tests {
         assert!(UserId::parse("userId", "x".repeat(256)).is_err());
         assert!(UserId::parse("userId", "é".repeat(255)).is_ok());
         assert!(UserId::parse("userId", "a\nb".into()).is_err());
+        assert!(UserId::parse("userId", ".".into()).is_err());
+        assert!(UserId::parse("userId", "..".into()).is_err());
+        assert!(UserId::parse("userId", "...".into()).is_ok());
         assert!(UserId::parse("userId", "a\u{0}b".into()).is_err());
     }
 

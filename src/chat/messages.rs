@@ -226,7 +226,15 @@ pub fn mark_read(
 
 /// Checks that the acting user may type here; returns the realtime channel and the event.
 pub fn typing(conn: &Connection, ctx: &Ctx, channel_id: &str) -> Result<(String, Value), ApiError> {
-    let me = ctx.me_for_read(conn)?.ok_or_else(super::need_user_id)?;
+    let me = match ctx.me_for_read(conn)? {
+        Some(me) => me,
+        None if ctx.user_id.is_some() => {
+            return Err(ApiError::InvalidRequest(
+                "`userId` names no user of this app".into(),
+            ));
+        }
+        None => return Err(super::need_user_id()),
+    };
     let a = access(conn, ctx, Some(me), channel_id)?;
     let user = crate::db::users::find(
         conn,

@@ -33,6 +33,24 @@ const WRITE_QUEUE: usize = 4096;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
+/// SQLite's `synchronous` setting of the write connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync at every commit: acknowledged writes survive power loss. The service's setting.
+    Full,
+    /// WAL without fsync at commit: survives a process crash, may lose the last commits on power loss.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
@@ -57,12 +75,17 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the database, applies migrations and starts the writer.
     pub fn open(path: &Path) -> DbResult<Db> {
+        Self::open_with(path, Synchronous::Full)
+    }
+
+    /// Like `open`, with another `synchronous` mode: for benchmarks that measure its cost.
+    pub fn open_with(path: &Path, synchronous: Synchronous) -> DbResult<Db> {
         let mut conn = open_connection(path)?;
         // WAL lets readers (and the CLI) work beside the writer.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         migrations::apply(&mut conn)?;
         // FULL: an acknowledged commit survives power loss, not only a process crash.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", synchronous.pragma())?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())

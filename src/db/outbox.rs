@@ -54,6 +54,16 @@ pub fn unsubscribe(conn: &Connection, channel: &str, user: &str) -> DbResult<()>
     )
 }
 
+/// Queues the removal of a deleted channel's Centrifugo history.
+pub fn history_remove(conn: &Connection, channel: &str) -> DbResult<()> {
+    let event_id = ids::new_prefixed_id("evt");
+    insert(
+        conn,
+        &event_id,
+        &json!({"history_remove": {"channel": channel}}),
+    )
+}
+
 fn insert(conn: &Connection, event_id: &str, command: &Value) -> DbResult<()> {
     conn.prepare_cached("INSERT INTO outbox (event_id, command, created_at) VALUES (?1, ?2, ?3)")?
         .execute(params![event_id, command.to_string(), now_ms()])?;

@@ -3,7 +3,7 @@
 use crate::chat::channels::{self as chat, CreateChannel, UpdateChannel};
 use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS, access};
 use crate::db::channels as channel_rows;
-use crate::domain::{MAX_CUSTOM_BYTES, MAX_NAME_CHARS, UserId, check_text};
+use crate::domain::{MAX_CUSTOM_BYTES, MAX_NAME_CHARS, UserId, check_path_safe, check_text};
 use crate::error::ApiError;
 use crate::realtime::parse_chat_channel;
 use crate::routes::auth::Caller;
@@ -17,7 +17,8 @@ use serde_json::{Map, Value, json};
 
 /// Checks a caller-chosen id of a channel or message.
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
-    check_text(field, id, 1, MAX_ID_CHARS)
+    check_text(field, id, 1, MAX_ID_CHARS)?;
+    check_path_safe(field, id)
 }
 
 pub fn check_custom(custom: &Map<String, Value>) -> Result<(), ApiError> {

@@ -59,6 +59,35 @@ pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> Cent
     .unwrap_or_else(|e| panic!("Centrifugo did not start: {e}"))
 }
 
+/// Starts Centrifugo on fresh free ports, trying again with new ones if another process
+/// took a port between our probe and Centrifugo's bind.
+pub async fn start_centrifugo_on_free_ports(dir: &Path) -> (CentrifugoProcess, u16, u16) {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let (port, internal_port) = (free_port(), free_port());
+        if port == internal_port {
+            continue;
+        }
+        match CentrifugoProcess::start(&CentrifugoOptions {
+            binary: centrifugo_binary(),
+            config: repo_path("centrifugo/config.json"),
+            port: Some(port),
+            internal_port: Some(internal_port),
+            address: Some("127.0.0.1".into()),
+            token_secret: Secret::new(CENTRIFUGO_SECRET),
+            api_key: Secret::new(CENTRIFUGO_API_KEY),
+            workdir: dir.to_path_buf(),
+            log_file: Some(dir.join(format!("centrifugo-{port}.log"))),
+        })
+        .await
+        {
+            Ok(p) => return (p, port, internal_port),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    panic!("Centrifugo did not start on free ports: {last}");
+}
+
 /// One running service with its own database and Centrifugo.
 pub struct TestApp {
     pub base: String,
@@ -81,8 +110,7 @@ impl TestApp {
     /// Starts with the serve settings adjusted by `adjust` (TTL, secrets, …).
     pub async fn start_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let (port, internal_port) = (free_port(), free_port());
-        let centrifugo = start_centrifugo(dir.path(), port, internal_port).await;
+        let (centrifugo, port, internal_port) = start_centrifugo_on_free_ports(dir.path()).await;
         let mut args = ServeArgs {
             addr: "127.0.0.1:0".parse().unwrap(),
             jwt_secret: Some(Secret::new(JWT_SECRET)),

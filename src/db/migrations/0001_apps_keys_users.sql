@@ -17,9 +17,10 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_by_app ON api_keys(app_id);
 
 -- `pk` is the ASCII surrogate key for anything that must name a user in Centrifugo
--- channel names; `id` is the customer's own id, any characters.
+-- channel names; `id` is the customer's own id, any characters. AUTOINCREMENT, so
+-- a deleted user's personal channel name never passes to another user.
 CREATE TABLE users (
-    pk          INTEGER PRIMARY KEY,
+    pk          INTEGER PRIMARY KEY AUTOINCREMENT,
     app_id      TEXT NOT NULL REFERENCES apps(id),
     id          TEXT NOT NULL,
     name        TEXT,

@@ -1,9 +1,10 @@
 -- Chat: channels, members, messages, reactions, and the outbox of realtime events.
 -- `pk` columns are the ASCII surrogate keys used in Centrifugo channel names
 -- (`chat:<channels.pk>`, `personal:<users.pk>`); caller-chosen ids never reach them.
+-- AUTOINCREMENT: a deleted channel's pk (and so its realtime name) is never reused.
 
 CREATE TABLE channels (
-    pk            INTEGER PRIMARY KEY,
+    pk            INTEGER PRIMARY KEY AUTOINCREMENT,
     app_id        TEXT NOT NULL REFERENCES apps(id),
     id            TEXT NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('group', 'direct')),
