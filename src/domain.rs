@@ -62,6 +62,31 @@ pub fn check_path_safe(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks a `custom` object against `MAX_CUSTOM_BYTES`, serialized.
+pub fn check_custom(custom: &Map<String, Value>) -> Result<(), ApiError> {
+    let size = Value::Object(custom.clone()).to_string().len();
+    if size > MAX_CUSTOM_BYTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies a `custom` field of a PATCH-like request: absent keeps, `null` empties, an
+/// object merges as an RFC 7396 patch. The result must fit `MAX_CUSTOM_BYTES`.
+pub fn patch_custom(
+    custom: &mut Map<String, Value>,
+    patch: &Option<Option<Map<String, Value>>>,
+) -> Result<(), ApiError> {
+    match patch {
+        Some(Some(p)) => merge_patch(custom, p),
+        Some(None) => custom.clear(),
+        None => {}
+    }
+    check_custom(custom)
+}
+
 /// Applies an RFC 7396 JSON merge patch to `target`: a key set to null is removed,
 /// nested objects merge, anything else replaces.
 pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {

@@ -4,7 +4,7 @@ use super::views::{ChannelView, MessageView};
 use super::{Access, Ctx, MAX_MEMBERS_PER_REQUEST, Me, Role, access, access_to, need_user_id};
 use crate::db::channels::{self as rows, ChannelRow, NewChannel};
 use crate::db::{members as member_rows, messages as message_rows, outbox, users};
-use crate::domain::{MAX_CUSTOM_BYTES, merge_patch};
+use crate::domain::patch_custom;
 use crate::error::ApiError;
 use crate::ids;
 use crate::realtime::{EventType, chat_channel, personal_channel};
@@ -184,17 +184,7 @@ pub fn update(
         None => a.channel.name.clone(),
     };
     let mut custom = a.channel.custom.clone();
-    match req.custom {
-        Some(Some(patch)) => merge_patch(&mut custom, &patch),
-        Some(None) => custom.clear(),
-        None => {}
-    }
-    let size = Value::Object(custom.clone()).to_string().len();
-    if size > MAX_CUSTOM_BYTES {
-        return Err(ApiError::InvalidRequest(format!(
-            "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
-        )));
-    }
+    patch_custom(&mut custom, &req.custom)?;
     rows::update(conn, a.channel.pk, name.as_deref(), &custom)?;
     let channel =
         rows::find_by_pk(conn, &ctx.app_id, a.channel.pk)?.ok_or(ApiError::ChannelNotFound)?;

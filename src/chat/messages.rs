@@ -4,7 +4,7 @@ use super::views::MessageView;
 use super::{Access, Ctx, Role, access};
 use crate::db::messages::{self as rows, MessageRow, NewMessage, PageFrom};
 use crate::db::{channels as channel_rows, members as member_rows, now_ms, outbox};
-use crate::domain::{MAX_CUSTOM_BYTES, merge_patch};
+use crate::domain::patch_custom;
 use crate::error::ApiError;
 use crate::ids;
 use crate::realtime::{EventType, chat_channel};
@@ -113,17 +113,7 @@ pub fn edit(
         .text
         .unwrap_or_else(|| row.text.clone().unwrap_or_default());
     let mut custom = row.custom.clone();
-    match req.custom {
-        Some(Some(patch)) => merge_patch(&mut custom, &patch),
-        Some(None) => custom.clear(),
-        None => {}
-    }
-    let size = Value::Object(custom.clone()).to_string().len();
-    if size > MAX_CUSTOM_BYTES {
-        return Err(ApiError::InvalidRequest(format!(
-            "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
-        )));
-    }
+    patch_custom(&mut custom, &req.custom)?;
     rows::update_content(conn, row.pk, &text, &custom, now_ms())?;
     let updated = rows::by_pk(conn, row.pk)?.ok_or(ApiError::MessageNotFound)?;
     let message = view(conn, &a, updated)?;

@@ -1,7 +1,8 @@
 //! Users of an app, upserted by `POST /tokens`.
 
 use super::{DbError, DbResult, now_ms};
-use crate::domain::{MAX_CUSTOM_BYTES, merge_patch};
+use crate::domain::{check_custom, merge_patch};
+use crate::error::ApiError;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
@@ -142,27 +143,22 @@ impl User {
     }
 }
 
-/// What an upsert did.
-#[derive(Debug)]
-pub enum Upserted {
-    Saved(User),
-    /// The merged `custom` would exceed the limit; nothing was written. Holds its size.
-    CustomTooLarge(usize),
-}
-
 /// Applies `patch` to the user (creating it when new) inside the caller's transaction.
 /// Runs on the writer, so concurrent upserts of one new id cannot both insert.
-pub fn upsert(conn: &Connection, app_id: &str, id: &str, patch: &UserPatch) -> DbResult<Upserted> {
+pub fn upsert(
+    conn: &Connection,
+    app_id: &str,
+    id: &str,
+    patch: &UserPatch,
+) -> Result<User, ApiError> {
     let stored = find(conn, app_id, id)?;
     let existed = stored.is_some();
     let mut user = stored.clone().unwrap_or_else(|| User::bare(id));
     patch.apply_to(&mut user);
-    let custom_size = Value::Object(user.custom.clone()).to_string().len();
-    if custom_size > MAX_CUSTOM_BYTES {
-        return Ok(Upserted::CustomTooLarge(custom_size));
-    }
+    // The merged result must fit too, not only the patch: nothing is written otherwise.
+    check_custom(&user.custom)?;
     if stored.as_ref() != Some(&user) {
         user.pk = save(conn, app_id, &user, existed)?;
     }
-    Ok(Upserted::Saved(user))
+    Ok(user)
 }

@@ -3,7 +3,8 @@
 use crate::chat::channels::{self as chat, CreateChannel, UpdateChannel};
 use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS, access};
 use crate::db::channels as channel_rows;
-use crate::domain::{MAX_CUSTOM_BYTES, MAX_NAME_CHARS, UserId, check_path_safe, check_text};
+pub use crate::domain::check_custom;
+use crate::domain::{MAX_NAME_CHARS, UserId, check_path_safe, check_text};
 use crate::error::ApiError;
 use crate::realtime::parse_chat_channel;
 use crate::routes::auth::Caller;
@@ -19,16 +20,6 @@ use serde_json::{Map, Value, json};
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
     check_text(field, id, 1, MAX_ID_CHARS)?;
     check_path_safe(field, id)
-}
-
-pub fn check_custom(custom: &Map<String, Value>) -> Result<(), ApiError> {
-    let size = Value::Object(custom.clone()).to_string().len();
-    if size > MAX_CUSTOM_BYTES {
-        return Err(ApiError::InvalidRequest(format!(
-            "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
-        )));
-    }
-    Ok(())
 }
 
 fn check_name(name: &Option<String>) -> Result<(), ApiError> {

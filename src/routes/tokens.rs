@@ -1,9 +1,9 @@
 //! `POST /tokens`: a customer's backend gets both tokens for one of its users.
 
 use crate::auth::tokens::WsInfo;
-use crate::db::users::{self, Upserted, User, UserPatch};
+use crate::db::users::{self, User, UserPatch};
 use crate::domain::{
-    MAX_CUSTOM_BYTES, MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, UserId, check_text,
+    MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, UserId, check_custom, check_text,
 };
 use crate::error::ApiError;
 use crate::routes::AppState;
@@ -47,10 +47,7 @@ impl TokenRequest {
         text("image", &self.image, MAX_IMAGE_CHARS)?;
         text("email", &self.email, MAX_EMAIL_CHARS)?;
         if let Some(Some(custom)) = &self.custom {
-            let size = Value::Object(custom.clone()).to_string().len();
-            if size > MAX_CUSTOM_BYTES {
-                return Err(custom_too_large(size));
-            }
+            check_custom(custom)?;
         }
         Ok((
             user_id,
@@ -62,12 +59,6 @@ impl TokenRequest {
             },
         ))
     }
-}
-
-fn custom_too_large(size: usize) -> ApiError {
-    ApiError::InvalidRequest(format!(
-        "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
-    ))
 }
 
 /// A user as the app and the user themself see it.
@@ -108,14 +99,10 @@ pub async fn issue_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, patch) = body.0.parse()?;
     let app_id = app.app_id.clone();
-    let upserted = state
+    let user = state
         .db
         .write(move |c| users::upsert(c, &app_id, user_id.as_str(), &patch))
         .await?;
-    let user = match upserted {
-        Upserted::Saved(user) => user,
-        Upserted::CustomTooLarge(size) => return Err(custom_too_large(size)),
-    };
     let info = WsInfo {
         id: &user.id,
         name: user.name.as_deref(),

@@ -42,9 +42,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts Centrifugo from `centrifugo/config.json`, passing only ports and secrets.
-pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> CentrifugoProcess {
-    CentrifugoProcess::start(&CentrifugoOptions {
+/// How the tests run Centrifugo: the checked-in config, only ports and secrets passed.
+fn centrifugo_options(dir: &Path, port: u16, internal_port: u16) -> CentrifugoOptions {
+    CentrifugoOptions {
         binary: centrifugo_binary(),
         config: repo_path("centrifugo/config.json"),
         port: Some(port),
@@ -54,9 +54,14 @@ pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> Cent
         api_key: Secret::new(CENTRIFUGO_API_KEY),
         workdir: dir.to_path_buf(),
         log_file: Some(dir.join(format!("centrifugo-{port}.log"))),
-    })
-    .await
-    .unwrap_or_else(|e| panic!("Centrifugo did not start: {e}"))
+    }
+}
+
+/// Starts Centrifugo on the given ports (e.g. to restart it where clients expect it).
+pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> CentrifugoProcess {
+    CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port))
+        .await
+        .unwrap_or_else(|e| panic!("Centrifugo did not start: {e}"))
 }
 
 /// Starts Centrifugo on fresh free ports, trying again with new ones if another process
@@ -68,19 +73,7 @@ pub async fn start_centrifugo_on_free_ports(dir: &Path) -> (CentrifugoProcess, u
         if port == internal_port {
             continue;
         }
-        match CentrifugoProcess::start(&CentrifugoOptions {
-            binary: centrifugo_binary(),
-            config: repo_path("centrifugo/config.json"),
-            port: Some(port),
-            internal_port: Some(internal_port),
-            address: Some("127.0.0.1".into()),
-            token_secret: Secret::new(CENTRIFUGO_SECRET),
-            api_key: Secret::new(CENTRIFUGO_API_KEY),
-            workdir: dir.to_path_buf(),
-            log_file: Some(dir.join(format!("centrifugo-{port}.log"))),
-        })
-        .await
-        {
+        match CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port)).await {
             Ok(p) => return (p, port, internal_port),
             Err(e) => last = e.to_string(),
         }
