@@ -43,6 +43,18 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl: u64,
 
+    /// Lifetime of the wsToken (Centrifugo connection token), in seconds; default: CHATSDK_TOKEN_TTL.
+    #[arg(long, env = "CHATSDK_WS_TOKEN_TTL")]
+    pub ws_token_ttl: Option<u64>,
+
+    /// The REST secret before a rotation: still accepted for verification, never used to sign.
+    #[arg(long, env = "CHATSDK_JWT_PREVIOUS_SECRET", hide_env_values = true)]
+    pub jwt_previous_secret: Option<Secret>,
+
+    /// Clock skew tolerated when checking REST token expiry, in seconds.
+    #[arg(long, env = "CHATSDK_JWT_LEEWAY", default_value_t = crate::auth::tokens::CLOCK_LEEWAY_SECS)]
+    pub jwt_leeway: u64,
+
     /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
     #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
     pub sub_token_ttl: u64,
@@ -58,8 +70,14 @@ pub struct Config {
     pub centrifugo_url: String,
     pub centrifugo_api_key: Secret,
     pub token_ttl: u64,
+    pub ws_token_ttl: u64,
     pub sub_token_ttl: u64,
+    pub jwt_previous_secret: Option<Secret>,
+    pub jwt_leeway: u64,
 }
+
+/// Longest clock leeway accepted: more would keep expired tokens alive.
+pub const MAX_JWT_LEEWAY_SECS: u64 = 300;
 
 /// Every problem found in a configuration, so the operator fixes them in one go.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +135,37 @@ impl ServeArgs {
                 self.token_ttl
             ));
         }
+        let ws_token_ttl = self.ws_token_ttl.unwrap_or(self.token_ttl);
+        if ws_token_ttl == 0 || ws_token_ttl > MAX_TOKEN_TTL_SECS {
+            problems.push(format!(
+                "CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {ws_token_ttl})"
+            ));
+        }
+        if self.jwt_leeway > MAX_JWT_LEEWAY_SECS {
+            problems.push(format!(
+                "CHATSDK_JWT_LEEWAY must be at most {MAX_JWT_LEEWAY_SECS} seconds (got {})",
+                self.jwt_leeway
+            ));
+        }
+        let jwt_previous_secret = match self.jwt_previous_secret {
+            Some(s) if s.is_empty() => None,
+            Some(s) if s.len() < MIN_SECRET_BYTES => {
+                problems.push(format!(
+                    "CHATSDK_JWT_PREVIOUS_SECRET is too weak: {} bytes, at least {MIN_SECRET_BYTES} required",
+                    s.len()
+                ));
+                None
+            }
+            other => other,
+        };
+        if let (Some(p), Some(c)) = (&jwt_previous_secret, &centrifugo_token_secret) {
+            if p == c {
+                problems.push(
+                    "CHATSDK_JWT_PREVIOUS_SECRET equals CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY: they must differ"
+                        .to_string(),
+                );
+            }
+        }
         if self.sub_token_ttl == 0 || self.sub_token_ttl > MAX_TOKEN_TTL_SECS {
             problems.push(format!(
                 "CHATSDK_SUB_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {})",
@@ -135,7 +184,10 @@ impl ServeArgs {
                     centrifugo_url: self.centrifugo_url.trim_end_matches('/').to_string(),
                     centrifugo_api_key,
                     token_ttl: self.token_ttl,
+                    ws_token_ttl,
                     sub_token_ttl: self.sub_token_ttl,
+                    jwt_previous_secret,
+                    jwt_leeway: self.jwt_leeway,
                 })
             }
             _ => Err(ConfigError { problems }),
@@ -177,6 +229,9 @@ mod tests {
             centrifugo_url: "localhost:8000".into(),
             centrifugo_api_key: None,
             token_ttl: 0,
+            ws_token_ttl: None,
+            jwt_previous_secret: None,
+            jwt_leeway: 30,
             sub_token_ttl: 300,
         }
     }

@@ -81,6 +81,9 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
         token_ttl: 86_400,
         sub_token_ttl: 300,
+        ws_token_ttl: None,
+        jwt_previous_secret: None,
+        jwt_leeway: crate::auth::tokens::CLOCK_LEEWAY_SECS,
     }
     .validate(dir.join("chatsdk.db"))
     .map_err(|e| e.to_string())?;

@@ -1,6 +1,6 @@
 //! The composition root: builds state once and the HTTP server. `main` and the tests share it.
 
-use crate::auth::tokens::TokenIssuer;
+use crate::auth::tokens::{TokenIssuer, TokenSettings};
 use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
 use crate::db::{Db, DbError};
@@ -61,12 +61,15 @@ impl Application {
         let (db_handle, relay_handle) = (db.clone(), relay.clone());
         let state = web::Data::new(AppState {
             db,
-            tokens: TokenIssuer::new(
-                &config.jwt_secret,
-                &config.centrifugo_token_secret,
-                config.token_ttl,
-                config.sub_token_ttl,
-            ),
+            tokens: TokenIssuer::new(&TokenSettings {
+                rest_secret: &config.jwt_secret,
+                previous_rest_secret: config.jwt_previous_secret.as_ref(),
+                centrifugo_secret: &config.centrifugo_token_secret,
+                ttl: config.token_ttl,
+                ws_ttl: config.ws_token_ttl,
+                sub_ttl: config.sub_token_ttl,
+                leeway: config.jwt_leeway,
+            }),
             centrifugo,
             relay,
         });

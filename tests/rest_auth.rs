@@ -153,15 +153,24 @@ async fn an_expired_token_gets_token_expired() {
 }
 
 #[actix_web::test]
-async fn a_token_issued_with_a_one_second_ttl_expires() {
-    let app = TestApp::start_with(|a| a.token_ttl = 1).await;
+async fn a_token_issued_with_a_one_second_ttl_expires_past_the_configured_leeway() {
+    let app = TestApp::start_with(|a| {
+        a.token_ttl = 1;
+        a.jwt_leeway = 1;
+    })
+    .await;
     let body = app.tokens_for("alice").await;
     let token = body["token"].as_str().unwrap();
     assert_eq!(body["expiresIn"], 1);
     assert_eq!(app.get_me(token).await.status(), 200);
-    // Beyond exp plus the clock leeway:
-    let wait = 2 + chatsdk::auth::tokens::CLOCK_LEEWAY_SECS;
-    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    // Within exp plus the leeway it still works; beyond, it does not.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.get_me(token).await.status(),
+        200,
+        "inside the 1 s leeway"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
     assert_error(app.get_me(token).await, 401, "token_expired").await;
 }
 
@@ -191,4 +200,45 @@ async fn a_token_for_another_apps_user_does_not_reach_across_apps() {
         json!({}),
         "app B's alice is not app A's alice"
     );
+}
+
+#[actix_web::test]
+async fn tokens_signed_before_a_secret_rotation_keep_working_with_the_previous_secret() {
+    let new_secret = "the-new-rest-secret-after-rotation-0123456789";
+    let app = TestApp::start_with(|a| {
+        a.jwt_secret = Some(chatsdk::secret::Secret::new(new_secret));
+        a.jwt_previous_secret = Some(chatsdk::secret::Secret::new(JWT_SECRET));
+    })
+    .await;
+    let fresh = app.tokens_for("alice").await;
+    let fresh = fresh["token"].as_str().unwrap();
+    let old_kid = chatsdk::auth::tokens::key_id(&chatsdk::secret::Secret::new(JWT_SECRET));
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(old_kid.clone());
+    let key = |s: &str| EncodingKey::from_secret(s.as_bytes());
+    let before_rotation =
+        jsonwebtoken::encode(&header, &claims(&app.app_id, "alice"), &key(JWT_SECRET)).unwrap();
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims(&app.app_id, "alice"),
+        &key("some-other-secret-0123456789abcdef0123"),
+    )
+    .unwrap();
+    header.kid = Some("unknown".into());
+    let unknown_kid =
+        jsonwebtoken::encode(&header, &claims(&app.app_id, "alice"), &key(JWT_SECRET)).unwrap();
+
+    assert_ne!(
+        common::jwt_header(fresh)["kid"],
+        old_kid.as_str(),
+        "new tokens use the new secret's kid"
+    );
+    assert_eq!(app.get_me(fresh).await.status(), 200);
+    assert_eq!(
+        app.get_me(&before_rotation).await.status(),
+        200,
+        "accepted with the previous secret"
+    );
+    assert_error(app.get_me(&forged).await, 401, "invalid_token").await;
+    assert_error(app.get_me(&unknown_kid).await, 401, "invalid_token").await;
 }

@@ -22,8 +22,12 @@ async fn tokens_returns_both_tokens_and_the_user() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(keys.len(), 5, "{keys:?}");
     assert_eq!(body["expiresIn"], 86_400);
+    assert_eq!(
+        body["wsExpiresIn"], 86_400,
+        "by default both tokens live CHATSDK_TOKEN_TTL"
+    );
     assert_eq!(
         body["user"],
         json!({"id": "alice", "name": "Alice", "image": "https://x/a.png", "email": "a@x.io", "custom": {"plan": "pro"}})
@@ -576,4 +580,26 @@ async fn a_non_ascii_api_key_header_is_an_invalid_key() {
         .await
         .unwrap();
     assert_error(res, 401, "invalid_api_key").await;
+}
+
+#[actix_web::test]
+async fn the_ws_token_ttl_is_configurable_on_its_own() {
+    let app = TestApp::start_with(|a| a.ws_token_ttl = Some(600)).await;
+
+    let body = app.tokens_for("alice").await;
+
+    assert_eq!(
+        (body["expiresIn"].as_u64(), body["wsExpiresIn"].as_u64()),
+        (Some(86_400), Some(600))
+    );
+    let ws = jwt_claims(body["wsToken"].as_str().unwrap());
+    assert_eq!(
+        ws["exp"].as_u64().unwrap() - ws["iat"].as_u64().unwrap(),
+        600
+    );
+    let rest = jwt_claims(body["token"].as_str().unwrap());
+    assert_eq!(
+        rest["exp"].as_u64().unwrap() - rest["iat"].as_u64().unwrap(),
+        86_400
+    );
 }

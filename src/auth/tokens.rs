@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `iss` and `aud` of REST tokens.
 pub const REST_ISSUER: &str = "chatsdk";
 pub const REST_AUDIENCE: &str = "chatsdk";
-/// Clock skew tolerated when checking `exp` of REST tokens.
+/// Default clock skew tolerated when checking `exp` of REST tokens.
 pub const CLOCK_LEEWAY_SECS: u64 = 30;
 
 /// Claims of a REST token.
@@ -60,22 +60,46 @@ struct SubscriptionClaims<'a> {
     exp: u64,
 }
 
-/// Both tokens for one user, with their lifetime.
+/// Both tokens for one user, with their lifetimes.
 pub struct IssuedTokens {
     pub token: String,
     pub ws_token: String,
     pub expires_in: u64,
+    pub ws_expires_in: u64,
+}
+
+/// What the issuer is built from (validated configuration).
+pub struct TokenSettings<'a> {
+    pub rest_secret: &'a Secret,
+    /// Still accepted for verification after a rotation; never used to sign.
+    pub previous_rest_secret: Option<&'a Secret>,
+    pub centrifugo_secret: &'a Secret,
+    pub ttl: u64,
+    pub ws_ttl: u64,
+    pub sub_ttl: u64,
+    pub leeway: u64,
 }
 
 /// Signs and verifies tokens; built once at start from the configured secrets.
 pub struct TokenIssuer {
     rest_encoding: EncodingKey,
-    rest_decoding: DecodingKey,
+    /// Verification keys by `kid`: the current secret's, then the previous one's.
+    rest_keys: Vec<(String, DecodingKey)>,
     ws_encoding: EncodingKey,
-    header: Header,
+    rest_header: Header,
+    ws_header: Header,
     validation: Validation,
     ttl: u64,
+    ws_ttl: u64,
     sub_ttl: u64,
+}
+
+/// A key id for a REST secret: a short hash, so rotation can pick the key without
+/// revealing anything usable about the secret.
+pub fn key_id(secret: &Secret) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("chatsdk-kid:{}", secret.expose()).as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The Centrifugo user id of an app's user: `<appId>:<userId>`.
@@ -91,20 +115,29 @@ pub fn now_secs() -> u64 {
 }
 
 impl TokenIssuer {
-    pub fn new(rest_secret: &Secret, centrifugo_secret: &Secret, ttl: u64, sub_ttl: u64) -> Self {
+    pub fn new(settings: &TokenSettings<'_>) -> Self {
+        // RFC 8725: pin the algorithm, require exp, check iss and aud.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[REST_ISSUER]);
         validation.set_audience(&[REST_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = CLOCK_LEEWAY_SECS;
+        validation.leeway = settings.leeway;
+        let mut rest_header = Header::new(Algorithm::HS256);
+        rest_header.kid = Some(key_id(settings.rest_secret));
+        let decoding = |s: &Secret| (key_id(s), DecodingKey::from_secret(s.expose().as_bytes()));
+        let mut rest_keys = vec![decoding(settings.rest_secret)];
+        rest_keys.extend(settings.previous_rest_secret.map(decoding));
         Self {
-            rest_encoding: EncodingKey::from_secret(rest_secret.expose().as_bytes()),
-            rest_decoding: DecodingKey::from_secret(rest_secret.expose().as_bytes()),
-            ws_encoding: EncodingKey::from_secret(centrifugo_secret.expose().as_bytes()),
-            header: Header::new(Algorithm::HS256),
+            rest_encoding: EncodingKey::from_secret(settings.rest_secret.expose().as_bytes()),
+            rest_keys,
+            ws_encoding: EncodingKey::from_secret(settings.centrifugo_secret.expose().as_bytes()),
+            rest_header,
+            // Centrifugo's parser wants the compact `{"alg","typ"}` header; no kid there.
+            ws_header: Header::new(Algorithm::HS256),
             validation,
-            ttl,
-            sub_ttl,
+            ttl: settings.ttl,
+            ws_ttl: settings.ws_ttl,
+            sub_ttl: settings.sub_ttl,
         }
     }
 
@@ -122,6 +155,7 @@ impl TokenIssuer {
     ) -> Result<IssuedTokens, ApiError> {
         let iat = now_secs();
         let exp = iat + self.ttl;
+        let ws_exp = iat + self.ws_ttl;
         let rest = RestClaims {
             sub: info.id.to_string(),
             app: app_id.to_string(),
@@ -136,16 +170,17 @@ impl TokenIssuer {
             info,
             channels: [personal_channel],
             iat,
-            exp,
+            exp: ws_exp,
         };
         let sign_err =
             |e: jsonwebtoken::errors::Error| ApiError::Internal(format!("signing a token: {e}"));
         Ok(IssuedTokens {
-            token: jsonwebtoken::encode(&self.header, &rest, &self.rest_encoding)
+            token: jsonwebtoken::encode(&self.rest_header, &rest, &self.rest_encoding)
                 .map_err(sign_err)?,
-            ws_token: jsonwebtoken::encode(&self.header, &ws, &self.ws_encoding)
+            ws_token: jsonwebtoken::encode(&self.ws_header, &ws, &self.ws_encoding)
                 .map_err(sign_err)?,
             expires_in: self.ttl,
+            ws_expires_in: self.ws_ttl,
         })
     }
 
@@ -163,14 +198,23 @@ impl TokenIssuer {
             iat,
             exp: iat + self.sub_ttl,
         };
-        jsonwebtoken::encode(&self.header, &claims, &self.ws_encoding)
+        jsonwebtoken::encode(&self.ws_header, &claims, &self.ws_encoding)
             .map(|t| (t, self.sub_ttl))
             .map_err(|e| ApiError::Internal(format!("signing a subscription token: {e}")))
     }
 
-    /// Verifies a REST token: HS256 only, signature, `exp`, `iss` and `aud`.
+    /// Verifies a REST token: HS256 only, signature (current or previous secret, chosen
+    /// by `kid`), `exp` with the configured leeway, `iss` and `aud`.
     pub fn verify_rest(&self, token: &str) -> Result<RestClaims, ApiError> {
-        jsonwebtoken::decode::<RestClaims>(token, &self.rest_decoding, &self.validation)
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::InvalidToken("malformed token"))?;
+        let key = match &header.kid {
+            Some(kid) => self.rest_keys.iter().find(|(id, _)| id == kid),
+            None => self.rest_keys.first(),
+        }
+        .map(|(_, key)| key)
+        .ok_or(ApiError::InvalidToken("signed with an unknown key"))?;
+        jsonwebtoken::decode::<RestClaims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => ApiError::TokenExpired,
@@ -192,12 +236,38 @@ mod tests {
     use super::*;
 
     fn issuer() -> TokenIssuer {
-        TokenIssuer::new(
-            &Secret::new("r".repeat(32)),
-            &Secret::new("c".repeat(32)),
-            60,
-            30,
-        )
+        issuer_with(&Secret::new("r".repeat(32)), None)
+    }
+
+    fn issuer_with(rest: &Secret, previous: Option<&Secret>) -> TokenIssuer {
+        TokenIssuer::new(&TokenSettings {
+            rest_secret: rest,
+            previous_rest_secret: previous,
+            centrifugo_secret: &Secret::new("c".repeat(32)),
+            ttl: 60,
+            ws_ttl: 60,
+            sub_ttl: 30,
+            leeway: CLOCK_LEEWAY_SECS,
+        })
+    }
+
+    #[test]
+    fn tokens_signed_with_the_previous_secret_verify_after_a_rotation() {
+        let (old, new) = (Secret::new("o".repeat(32)), Secret::new("n".repeat(32)));
+        let info = || WsInfo {
+            id: "u",
+            name: None,
+            image: None,
+        };
+        let before = issuer_with(&old, None)
+            .issue("app_x", info(), "personal:1")
+            .unwrap();
+        let rotated = issuer_with(&new, Some(&old));
+        assert!(rotated.verify_rest(&before.token).is_ok());
+        let after = rotated.issue("app_x", info(), "personal:1").unwrap();
+        assert!(rotated.verify_rest(&after.token).is_ok());
+        // Once the previous secret is dropped, old tokens stop working.
+        assert!(issuer_with(&new, None).verify_rest(&before.token).is_err());
     }
 
     #[test]
@@ -233,7 +303,7 @@ mod tests {
             exp: now - CLOCK_LEEWAY_SECS - 5,
             jti: "j".into(),
         };
-        let token = jsonwebtoken::encode(&t.header, &claims, &t.rest_encoding).unwrap();
+        let token = jsonwebtoken::encode(&t.rest_header, &claims, &t.rest_encoding).unwrap();
         assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));
     }
 }

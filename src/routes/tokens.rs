@@ -90,6 +90,7 @@ struct TokenResponse {
     ws_token: String,
     user: UserView,
     expires_in: u64,
+    ws_expires_in: u64,
 }
 
 pub async fn issue_tokens(
@@ -118,5 +119,6 @@ pub async fn issue_tokens(
         ws_token: issued.ws_token,
         user: user.into(),
         expires_in: issued.expires_in,
+        ws_expires_in: issued.ws_expires_in,
     }))
 }
