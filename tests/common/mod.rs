@@ -112,6 +112,9 @@ impl TestApp {
             centrifugo_api_key: Some(Secret::new(CENTRIFUGO_API_KEY)),
             token_ttl: 86_400,
             sub_token_ttl: 300,
+            ws_token_ttl: None,
+            jwt_previous_secret: None,
+            jwt_leeway: chatsdk::auth::tokens::CLOCK_LEEWAY_SECS,
         };
         adjust(&mut args);
         let config = args
