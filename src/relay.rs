@@ -97,9 +97,16 @@ async fn run(db: Db, centrifugo: CentrifugoClient, shared: Arc<Shared>, last_pas
                 continue;
             }
             Ok(Delivered::Stalled) | Err(_) => {
+                // New writes must not cut a backoff short (that would retry once per
+                // write against a struggling Centrifugo); only stopping does.
                 let wait = with_jitter(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
-                wait
+                let until = tokio::time::Instant::now() + wait;
+                while tokio::time::Instant::now() < until && !shared.stopping.load(Ordering::SeqCst)
+                {
+                    let _ = tokio::time::timeout_at(until, shared.notify.notified()).await;
+                }
+                continue;
             }
         };
         let _ = tokio::time::timeout(wait, shared.notify.notified()).await;

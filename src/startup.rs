@@ -8,9 +8,12 @@ use crate::error::render_framework_error;
 use crate::relay::{self, RelayHandle};
 use crate::routes::{self, AppState};
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
 use actix_web::{App, HttpServer, web};
+use std::future::Future;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,7 @@ pub struct Application {
     port: u16,
     db: Db,
     relay: RelayHandle,
+    stopping: web::Data<AtomicBool>,
 }
 
 /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
@@ -59,6 +63,8 @@ impl Application {
         let relay = relay::start(db.clone(), centrifugo.clone(), RELAY_LAST_PASS)
             .map_err(StartupError::Relay)?;
         let (db_handle, relay_handle) = (db.clone(), relay.clone());
+        let stopping = web::Data::new(AtomicBool::new(false));
+        let stopping_handle = stopping.clone();
         let state = web::Data::new(AppState {
             db,
             tokens: TokenIssuer::new(&TokenSettings {
@@ -83,6 +89,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(stopping.clone())
+                .wrap(from_fn(close_when_stopping))
                 .wrap(ErrorHandlers::new().default_handler(render_framework_error))
                 .wrap(
                     DefaultHeaders::new()
@@ -100,6 +108,8 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        // We handle the signals ourselves, to flip `stopping` before the drain starts.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: config.addr.to_string(),
@@ -111,6 +121,7 @@ impl Application {
             port,
             db: db_handle,
             relay: relay_handle,
+            stopping: stopping_handle,
         })
     }
 
@@ -118,11 +129,29 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process gets SIGINT or SIGTERM, then shuts down gracefully: stop
-    /// accepting, finish in-flight requests (bounded), give the relay one last bounded
-    /// pass, checkpoint the WAL.
+    /// Serves until the process gets SIGINT or SIGTERM, then shuts down gracefully (see `run`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        self.run(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then: stop accepting, tell keep-alive clients to
+    /// close (so in-flight work drains instead of new work arriving), finish in-flight
+    /// requests (bounded), give the relay one last bounded pass, checkpoint the WAL.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let stopping = self.stopping.clone();
+        let mut server = std::pin::pin!(self.server);
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = shutdown => {
+                log::info!("shutdown requested: finishing in-flight requests");
+                stopping.store(true, Ordering::SeqCst);
+                // `stop` sends its command at once; the server future, polled below,
+                // carries it out (awaiting `stop` first would wait for itself).
+                let _stopped = handle.stop(true);
+                server.await
+            }
+        };
         log::info!("stopping: delivering queued events, then checkpointing the database");
         let relay = self.relay.clone();
         let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
@@ -132,4 +161,45 @@ impl Application {
         log::info!("stopped");
         served
     }
+}
+
+/// Resolves at the first SIGTERM (what `docker compose stop` sends) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Once shutdown began, every answer asks the client to close its connection, so
+/// keep-alive clients stop sending new requests to a server that is going away.
+async fn close_when_stopping(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let stopping = req
+        .app_data::<web::Data<AtomicBool>>()
+        .is_some_and(|s| s.load(Ordering::SeqCst));
+    let mut res = next.call(req).await?;
+    if stopping {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    Ok(res)
 }

@@ -144,19 +144,31 @@ impl Db {
     /// Copies the WAL into the main file and truncates it (at shutdown: a clean file).
     pub async fn checkpoint(&self) -> DbResult<()> {
         self.read(|c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            Ok::<_, DbError>(())
+            // The first column says whether a reader kept the checkpoint from finishing.
+            for _ in 0..50 {
+                let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(DbError::Task(
+                "WAL checkpoint stayed busy: a reader held it".into(),
+            ))
         })
         .await
     }
 
     /// Takes a consistent copy of the live database into `target` with SQLite's online
-    /// backup API, a few pages at a time so writers are never held up for long.
+    /// backup API.
     pub fn backup(source: &Path, target: &Path) -> DbResult<i32> {
         let src = open_connection(source)?;
         let mut dst = Connection::open(target)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+        // One step: it copies under one read snapshot. Small steps would restart at every
+        // commit of a busy server and never finish; in WAL mode the snapshot does not
+        // hold up the writer.
+        backup.step(-1)?;
         let pages = backup.progress().pagecount;
         drop(backup);
         dst.pragma_update(None, "journal_mode", "WAL")?;

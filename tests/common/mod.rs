@@ -123,7 +123,8 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::build_on(&config, listener).expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
-        actix_web::rt::spawn(app.run_until_stopped());
+        // Never stopped by a signal: the test process's Ctrl-C stays the test runner's.
+        actix_web::rt::spawn(app.run(std::future::pending::<()>()));
         let mut test_app = TestApp {
             base,
             http: reqwest::Client::new(),
