@@ -88,6 +88,13 @@ pub enum KeyCommand {
     },
     /// Revoke a key; it stops working at once, also on running servers.
     Revoke { key_id: String },
+    /// Issue a new key for the same app; the old one keeps working for the grace period.
+    Rotate {
+        key_id: String,
+        /// How long the old key keeps working: e.g. 30s, 15m, 24h, 7d (0s ends it now).
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
+        grace: Duration,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -221,9 +228,11 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                         k.last_used_at
                             .map(rfc3339)
                             .unwrap_or_else(|| "never".into()),
-                        k.revoked_at
-                            .map(|t| format!("REVOKED {}", rfc3339(t)))
-                            .unwrap_or_else(|| "active".into())
+                        match (k.revoked_at, k.expires_at) {
+                            (Some(t), _) => format!("REVOKED {}", rfc3339(t)),
+                            (None, Some(t)) => format!("expires {}", rfc3339(t)),
+                            (None, None) => "active".into(),
+                        }
                     )
                 })
                 .collect::<Vec<_>>()
@@ -238,6 +247,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                         "createdAt": rfc3339(k.created_at),
                         "lastUsedAt": k.last_used_at.map(rfc3339),
                         "revokedAt": k.revoked_at.map(rfc3339),
+                        "expiresAt": k.expires_at.map(rfc3339),
                     })
                 })
                 .collect();
@@ -248,6 +258,39 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                 } else {
                     human
                 },
+            })
+        }
+        KeyCommand::Rotate { key_id, grace } => {
+            let new = api_key::generate();
+            let (old_id, new_id, hash) = (key_id.clone(), new.key_id.clone(), new.hash.clone());
+            let ends = crate::db::now_ms() + grace.as_millis() as i64;
+            let rotated = db
+                .write(move |c| {
+                    let Some(old) = keys::find(c, &old_id)? else {
+                        return Ok(false);
+                    };
+                    if !old.is_live(crate::db::now_ms()) {
+                        return Ok(false);
+                    }
+                    keys::insert(c, &new_id, &old.app_id, old.name.as_deref(), &hash)?;
+                    keys::expire_at(c, &old_id, ends)?;
+                    Ok::<_, DbError>(true)
+                })
+                .await?;
+            if !rotated {
+                return Err(CliError {
+                    code: "not_found",
+                    message: format!("no live API key {key_id}"),
+                });
+            }
+            Ok(Output {
+                human: format!(
+                    "New API key (shown once, keep it on your backend):\n  {}\nKey id: {}\nThe old key {key_id} works until {}.",
+                    new.key.expose(),
+                    new.key_id,
+                    rfc3339(ends)
+                ),
+                json: json!({"keyId": new.key_id, "apiKey": new.key.expose(), "oldKeyExpiresAt": rfc3339(ends)}),
             })
         }
         KeyCommand::Revoke { key_id } => {
@@ -264,6 +307,22 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
             })
         }
     }
+}
+
+/// Parses `30s`, `15m`, `24h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 15m, 24h or 7d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?} is not a duration like 30s, 15m, 24h or 7d")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 fn app_not_found(app: &str) -> CliError {

@@ -1,7 +1,8 @@
 //! Service configuration: one clap struct, every option also an env var, validated once.
 
+use crate::ratelimit::{Rate, TrustedProxies};
 use crate::secret::Secret;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -58,6 +59,69 @@ pub struct ServeArgs {
     /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
     #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
     pub sub_token_ttl: u64,
+
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+}
+
+pub const DEFAULT_RATE_LIMIT_KEY: Rate = Rate::per_minute(6000);
+pub const DEFAULT_RATE_LIMIT_USER_WRITES: Rate = Rate::per_minute(120);
+pub const DEFAULT_RATE_LIMIT_TYPING: Rate = Rate::per_minute(60);
+pub const DEFAULT_RATE_LIMIT_AUTH_FAILURES: Rate = Rate::per_minute(20);
+
+/// Whether rate limits apply.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateLimitMode {
+    #[default]
+    On,
+    /// No limits and no X-RateLimit-* headers (benchmarks).
+    Off,
+}
+
+/// Rate limits, each written `<count>/<window>`: `120/min`, `20/s`, `3/2s`, `1000/h`.
+#[derive(Args, Debug, Clone)]
+pub struct RateLimitArgs {
+    /// `on` or `off` (off: no limits, no X-RateLimit-* headers; for benchmarks).
+    #[arg(
+        long = "rate-limits",
+        env = "CHATSDK_RATE_LIMITS",
+        value_enum,
+        default_value_t
+    )]
+    pub mode: RateLimitMode,
+
+    /// Requests per API key on key-authenticated routes (/tokens, /api with X-API-Key).
+    #[arg(long, env = "CHATSDK_RATE_LIMIT_KEY", default_value_t = DEFAULT_RATE_LIMIT_KEY)]
+    pub rate_limit_key: Rate,
+
+    /// Message sends and reactions per user (REST token callers).
+    #[arg(long, env = "CHATSDK_RATE_LIMIT_USER_WRITES", default_value_t = DEFAULT_RATE_LIMIT_USER_WRITES)]
+    pub rate_limit_user_writes: Rate,
+
+    /// Typing notifications per user (REST token callers).
+    #[arg(long, env = "CHATSDK_RATE_LIMIT_TYPING", default_value_t = DEFAULT_RATE_LIMIT_TYPING)]
+    pub rate_limit_typing: Rate,
+
+    /// Failed authentications per client IP before further failures get 429.
+    #[arg(long, env = "CHATSDK_RATE_LIMIT_AUTH_FAILURES", default_value_t = DEFAULT_RATE_LIMIT_AUTH_FAILURES)]
+    pub rate_limit_auth_failures: Rate,
+
+    /// Comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed; none: the socket's IP.
+    #[arg(long, env = "CHATSDK_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for RateLimitArgs {
+    fn default() -> Self {
+        Self {
+            mode: RateLimitMode::On,
+            rate_limit_key: DEFAULT_RATE_LIMIT_KEY,
+            rate_limit_user_writes: DEFAULT_RATE_LIMIT_USER_WRITES,
+            rate_limit_typing: DEFAULT_RATE_LIMIT_TYPING,
+            rate_limit_auth_failures: DEFAULT_RATE_LIMIT_AUTH_FAILURES,
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
 }
 
 /// A configuration that passed every check; the only form the server accepts.
@@ -74,6 +138,7 @@ pub struct Config {
     pub sub_token_ttl: u64,
     pub jwt_previous_secret: Option<Secret>,
     pub jwt_leeway: u64,
+    pub rate_limits: RateLimitArgs,
 }
 
 /// Longest clock leeway accepted: more would keep expired tokens alive.
@@ -188,6 +253,7 @@ impl ServeArgs {
                     sub_token_ttl: self.sub_token_ttl,
                     jwt_previous_secret,
                     jwt_leeway: self.jwt_leeway,
+                    rate_limits: self.rate_limits,
                 })
             }
             _ => Err(ConfigError { problems }),
@@ -233,6 +299,7 @@ mod tests {
             jwt_previous_secret: None,
             jwt_leeway: 30,
             sub_token_ttl: 300,
+            rate_limits: RateLimitArgs::default(),
         }
     }
 

@@ -84,6 +84,7 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         ws_token_ttl: None,
         jwt_previous_secret: None,
         jwt_leeway: crate::auth::tokens::CLOCK_LEEWAY_SECS,
+        rate_limits: Default::default(),
     }
     .validate(dir.join("chatsdk.db"))
     .map_err(|e| e.to_string())?;
@@ -154,7 +155,9 @@ async fn dev_api_key(db: &Db, path: &Path) -> Result<Secret, String> {
                 .read(move |c| keys::find(c, &key_id))
                 .await
                 .map_err(|e| e.to_string())?;
-            if record.is_some_and(|r| !r.revoked && r.hash.matches(&ApiKeyHash::of(&key))) {
+            if record.is_some_and(|r| {
+                r.is_live(crate::db::now_ms()) && r.hash.matches(&ApiKeyHash::of(&key))
+            }) {
                 return Ok(key);
             }
         }

@@ -21,6 +21,7 @@ pub enum ApiError {
     MissingToken,
     InvalidToken(&'static str),
     TokenExpired,
+    TokenRevoked,
     NotFound(String),
     MethodNotAllowed,
     PayloadTooLarge(usize),
@@ -32,6 +33,8 @@ pub enum ApiError {
     ChannelExists,
     MessageDeleted,
     Forbidden(String),
+    /// Over a rate limit; carries what the Retry-After and X-RateLimit-* headers say.
+    RateLimited(crate::ratelimit::Decision),
     /// Anything we did not expect. The cause is logged; the body says nothing internal.
     Internal(String),
 }
@@ -57,6 +60,7 @@ impl ApiError {
             Self::MissingToken => "missing_token",
             Self::InvalidToken(_) => "invalid_token",
             Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -68,6 +72,7 @@ impl ApiError {
             Self::ChannelExists => "channel_exists",
             Self::MessageDeleted => "message_deleted",
             Self::Forbidden(_) => "forbidden",
+            Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal",
         }
     }
@@ -87,11 +92,17 @@ impl ApiError {
             Self::InvalidApiKey => "the API key is unknown or revoked".into(),
             Self::MissingToken => "no credentials: send `Authorization: Bearer <token>` (the token from POST /tokens), or `X-API-Key` from your backend".into(),
             Self::InvalidToken(why) => format!("invalid token: {why}"),
+            Self::TokenRevoked => "the token was revoked: get a new one from your backend (POST /tokens)".into(),
             Self::TokenExpired => "the token has expired: get a new one from your backend (POST /tokens)".into(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::MethodNotAllowed => "method not allowed on this route".into(),
             Self::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
             Self::UnsupportedMediaType => "send the body as JSON with `Content-Type: application/json`".into(),
+            Self::RateLimited(d) => format!(
+                "too many requests: at most {} per window; retry in {} s",
+                d.limit,
+                d.reset_secs()
+            ),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -111,7 +122,8 @@ impl ResponseError for ApiError {
             | Self::InvalidApiKey
             | Self::MissingToken
             | Self::InvalidToken(_)
-            | Self::TokenExpired => StatusCode::UNAUTHORIZED,
+            | Self::TokenExpired
+            | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,6 +133,7 @@ impl ResponseError for ApiError {
             Self::ChannelNotFound | Self::MessageNotFound => StatusCode::NOT_FOUND,
             Self::ChannelExists | Self::MessageDeleted => StatusCode::CONFLICT,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,7 +145,11 @@ impl ResponseError for ApiError {
             Self::NotReady(why) => log::warn!("not ready: {why}"),
             other => log::debug!("request refused: {}", other.code()),
         }
-        error_response(self.status_code(), self.code(), &self.message())
+        let mut res = error_response(self.status_code(), self.code(), &self.message());
+        if let Self::RateLimited(decision) = self {
+            crate::ratelimit::set_refusal_headers(res.headers_mut(), decision);
+        }
+        res
     }
 }
 

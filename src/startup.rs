@@ -5,6 +5,7 @@ use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::error::render_framework_error;
+use crate::ratelimit::RateLimits;
 use crate::relay::{self, RelayHandle};
 use crate::routes::{self, AppState};
 use actix_web::dev::Server;
@@ -65,6 +66,7 @@ impl Application {
         let (db_handle, relay_handle) = (db.clone(), relay.clone());
         let stopping = web::Data::new(AtomicBool::new(false));
         let stopping_handle = stopping.clone();
+        let rate_limits = web::Data::new(RateLimits::new(&config.rate_limits));
         let state = web::Data::new(AppState {
             db,
             tokens: TokenIssuer::new(&TokenSettings {
@@ -90,6 +92,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(stopping.clone())
+                .app_data(rate_limits.clone())
                 .wrap(from_fn(close_when_stopping))
                 .wrap(ErrorHandlers::new().default_handler(render_framework_error))
                 .wrap(

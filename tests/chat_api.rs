@@ -1186,7 +1186,11 @@ async fn twenty_concurrent_sends_with_one_client_msg_id_make_one_message() {
 
 #[actix_web::test]
 async fn a_thousand_messages_page_forwards_and_backwards_without_gap_or_repeat() {
-    let app = TestApp::start().await;
+    // One user sending 1,000 messages in seconds is far past the default write limit.
+    let app = TestApp::start_with(|a| {
+        a.rate_limits.rate_limit_user_writes = "2000/min".parse().unwrap();
+    })
+    .await;
     let alice = token(&app, "alice").await;
     create_channel(&app, &alice, json!({"id": "big"})).await;
     // Concurrent batches: the writer commits each batch together, and seq must still

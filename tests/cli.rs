@@ -204,7 +204,7 @@ fn help_never_shows_secret_values_from_the_environment() {
 }
 
 #[actix_web::test]
-async fn the_real_binary_serves_and_logs_no_secret() {
+async fn a_whole_scenario_with_debug_logging_logs_requests_but_no_secret_in_any_encoding() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
     let (cport, cinternal) = (common::free_port(), common::free_port());
@@ -261,28 +261,172 @@ async fn the_real_binary_serves_and_logs_no_secret() {
         .await
         .unwrap();
     let token = body["token"].as_str().unwrap();
+    let ws_token = body["wsToken"].as_str().unwrap();
+    // A whole scenario: profile, a channel, a message, a subscription token, failures.
     http.get(format!("{base}/api/me"))
         .bearer_auth(token)
         .send()
         .await
         .unwrap();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post("/api/channels", serde_json::json!({"id": "room"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        post(
+            "/api/channels/room/messages",
+            serde_json::json!({"text": "hi"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let sub: Value = post("/api/channels/room/subscription-token", Value::Null)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sub_token = sub["token"].as_str().unwrap().to_string();
     http.post(format!("{base}/tokens"))
         .header("X-API-Key", "chatsdk_key_bad")
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/api/me"))
+        .bearer_auth(ws_token)
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/api/me?token={token}"))
         .send()
         .await
         .unwrap();
     child.kill().await.unwrap();
 
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("/tokens"), "requests are logged: {log}");
-    for secret in [
+    for line in [
+        "/tokens",
+        "/api/channels/room/messages",
+        "/api/channels/room/subscription-token",
+    ] {
+        assert!(log.contains(line), "requests are logged ({line}): {log}");
+    }
+    let secrets = [
         common::JWT_SECRET,
         common::CENTRIFUGO_SECRET,
         common::CENTRIFUGO_API_KEY,
         api_key,
         token,
+        ws_token,
+        &sub_token,
         "chatsdk_key_bad",
-    ] {
-        assert!(!log.contains(secret), "a secret reached the log");
+    ];
+    for secret in secrets {
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret);
+        let pct: String = secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        for form in [secret.to_string(), b64, pct] {
+            assert!(!log.contains(&form), "a secret reached the log");
+        }
     }
+}
+
+#[actix_web::test]
+async fn a_rotated_key_works_during_its_grace_period_and_fails_after() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id, "--name", "rotating"]);
+    let old = created["apiKey"].as_str().unwrap();
+    let body = serde_json::json!({"userId": "u"});
+
+    let rotated = app.cli_json(&[
+        "key",
+        "rotate",
+        created["keyId"].as_str().unwrap(),
+        "--grace",
+        "2s",
+    ]);
+
+    let keys: Vec<&str> = rotated
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["apiKey", "keyId", "oldKeyExpiresAt"]);
+    let new = rotated["apiKey"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(
+        app.post_tokens_with_key(old, &body).await.status(),
+        200,
+        "old key, in grace"
+    );
+    assert_eq!(
+        app.post_tokens_with_key(new, &body).await.status(),
+        200,
+        "new key"
+    );
+    let listed = app.cli_json(&["key", "list", "--app", &app.app_id]);
+    let old_entry = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["keyId"] == created["keyId"])
+        .unwrap();
+    assert_eq!(old_entry["expiresAt"], rotated["oldKeyExpiresAt"]);
+    let new_entry = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["keyId"] == rotated["keyId"])
+        .unwrap();
+    assert_eq!(new_entry["name"], "rotating", "the new key keeps the label");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+
+    common::assert_error(
+        app.post_tokens_with_key(old, &body).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    assert_eq!(app.post_tokens_with_key(new, &body).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn rotate_refuses_bad_durations_and_dead_keys() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let id = created["keyId"].as_str().unwrap();
+    for bad in ["24", "1w", "h", "-5s"] {
+        let out = app.cli(&["key", "rotate", id, &format!("--grace={bad}")]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("duration"),
+            "{bad}"
+        );
+    }
+    app.cli_json(&["key", "revoke", id]);
+    let out = app.cli(&["--json", "key", "rotate", id]);
+    assert!(!out.status.success());
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
 }

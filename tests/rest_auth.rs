@@ -20,7 +20,7 @@ fn sign(claims: &Value, secret: &str, alg: Algorithm) -> String {
 }
 
 fn claims(app_id: &str, user: &str) -> Value {
-    json!({"sub": user, "app": app_id, "iss": "chatsdk", "aud": "chatsdk", "iat": now(), "exp": now() + 600, "jti": "t"})
+    json!({"sub": user, "app": app_id, "iss": "chatsdk", "aud": "chatsdk", "iat": now(), "exp": now() + 600, "jti": "t", "gen": 0})
 }
 
 #[actix_web::test]

@@ -31,6 +31,9 @@ pub struct RestClaims {
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
+    /// The user's token generation at issue; a revocation bumps it.
+    #[serde(rename = "gen")]
+    pub generation: i64,
 }
 
 /// The public profile Centrifugo shows as connection info (presence, join/leave).
@@ -121,6 +124,7 @@ impl TokenIssuer {
         validation.set_issuer(&[REST_ISSUER]);
         validation.set_audience(&[REST_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `gen` (and `app`) are required by RestClaims' own deserialization.
         validation.leeway = settings.leeway;
         let mut rest_header = Header::new(Algorithm::HS256);
         rest_header.kid = Some(key_id(settings.rest_secret));
@@ -152,6 +156,7 @@ impl TokenIssuer {
         app_id: &str,
         info: WsInfo<'_>,
         personal_channel: &str,
+        generation: i64,
     ) -> Result<IssuedTokens, ApiError> {
         let iat = now_secs();
         let exp = iat + self.ttl;
@@ -164,6 +169,7 @@ impl TokenIssuer {
             iat,
             exp,
             jti: ids::new_token_id(),
+            generation,
         };
         let ws = WsClaims {
             sub: centrifugo_user_id(app_id, info.id),
@@ -260,11 +266,11 @@ mod tests {
             image: None,
         };
         let before = issuer_with(&old, None)
-            .issue("app_x", info(), "personal:1")
+            .issue("app_x", info(), "personal:1", 0)
             .unwrap();
         let rotated = issuer_with(&new, Some(&old));
         assert!(rotated.verify_rest(&before.token).is_ok());
-        let after = rotated.issue("app_x", info(), "personal:1").unwrap();
+        let after = rotated.issue("app_x", info(), "personal:1", 0).unwrap();
         assert!(rotated.verify_rest(&after.token).is_ok());
         // Once the previous secret is dropped, old tokens stop working.
         assert!(issuer_with(&new, None).verify_rest(&before.token).is_err());
@@ -278,7 +284,7 @@ mod tests {
             name: Some("A"),
             image: None,
         };
-        let issued = t.issue("app_x", info, "personal:1").unwrap();
+        let issued = t.issue("app_x", info, "personal:1", 0).unwrap();
         let claims = t.verify_rest(&issued.token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.app.as_str()),
@@ -302,6 +308,7 @@ mod tests {
             iat: now - 600,
             exp: now - CLOCK_LEEWAY_SECS - 5,
             jti: "j".into(),
+            generation: 0,
         };
         let token = jsonwebtoken::encode(&t.rest_header, &claims, &t.rest_encoding).unwrap();
         assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));

@@ -3,6 +3,7 @@
 use super::channels::add_member;
 use super::views::MemberView;
 use super::{Ctx, Role, access};
+use crate::db::channels::ChannelRow;
 use crate::db::{members as rows, outbox, users};
 use crate::error::ApiError;
 use crate::realtime::{EventType, chat_channel, personal_channel};
@@ -85,14 +86,26 @@ pub fn remove(
             ));
         }
     }
-    rows::remove(conn, a.channel.pk, target_pk)?;
-    let chat = chat_channel(a.channel.pk);
+    drop_member(conn, ctx, &a.channel, target_pk, user_id)
+}
+
+/// Removes a membership, tells the channel and the user, and ends the user's live
+/// subscription (Centrifugo unsubscribe, through the outbox).
+pub fn drop_member(
+    conn: &Connection,
+    ctx: &Ctx,
+    channel: &ChannelRow,
+    user_pk: i64,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    rows::remove(conn, channel.pk, user_pk)?;
+    let chat = chat_channel(channel.pk);
     outbox::publish(
         conn,
-        &[chat.clone(), personal_channel(target_pk)],
+        &[chat.clone(), personal_channel(user_pk)],
         EventType::MemberRemoved,
-        &a.channel.id,
-        a.channel.last_seq,
+        &channel.id,
+        channel.last_seq,
         json!({"userId": user_id}),
     )?;
     outbox::unsubscribe(conn, &chat, &ctx.centrifugo_user(user_id))?;

@@ -5,10 +5,11 @@
 pub mod channels;
 pub mod members;
 pub mod messages;
+pub mod users;
 pub mod views;
 
 use crate::db::channels::{self as channel_rows, ChannelRow};
-use crate::db::{members as member_rows, users};
+use crate::db::{members as member_rows, users as user_rows};
 use crate::error::ApiError;
 use rusqlite::Connection;
 
@@ -52,9 +53,9 @@ impl Ctx {
             return Ok(None);
         };
         let pk = if self.backend {
-            users::ensure(conn, &self.app_id, id)?
+            user_rows::ensure(conn, &self.app_id, id)?
         } else {
-            users::find_pk(conn, &self.app_id, id)?
+            user_rows::find_pk(conn, &self.app_id, id)?
                 .ok_or(ApiError::InvalidToken("the user no longer exists"))?
         };
         Ok(Some(Me { pk, id: id.clone() }))
@@ -65,7 +66,7 @@ impl Ctx {
         let Some(id) = &self.user_id else {
             return Ok(None);
         };
-        match users::find_pk(conn, &self.app_id, id)? {
+        match user_rows::find_pk(conn, &self.app_id, id)? {
             Some(pk) => Ok(Some(Me { pk, id: id.clone() })),
             None if self.backend => Ok(None),
             None => Err(ApiError::InvalidToken("the user no longer exists")),

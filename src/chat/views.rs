@@ -12,9 +12,13 @@ use std::collections::BTreeMap;
 /// A user as other users see them.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicUser {
-    pub id: String,
+    /// `null` only for a deleted user.
+    pub id: Option<String>,
     pub name: Option<String>,
     pub image: Option<String>,
+    /// Present, and true, only for a deleted user.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +53,8 @@ impl MessageView {
             channel_id: channel_id.to_string(),
             seq: m.seq,
             user: m.author.map(|a| PublicUser {
-                id: a.id,
+                deleted: a.deleted,
+                id: (!a.deleted).then_some(a.id),
                 name: a.name,
                 image: a.image,
             }),
@@ -120,9 +125,10 @@ impl From<MemberRow> for MemberView {
     fn from(m: MemberRow) -> Self {
         MemberView {
             user: PublicUser {
-                id: m.user_id,
+                id: Some(m.user_id),
                 name: m.name,
                 image: m.image,
+                deleted: false,
             },
             role: m.role,
             read_seq: m.read_seq,

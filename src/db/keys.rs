@@ -15,15 +15,26 @@ pub struct KeyInfo {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Set by a rotation: the key works until then.
+    pub expires_at: Option<i64>,
 }
 
 /// What authentication needs to know about a presented key id.
 #[derive(Debug)]
 pub struct KeyRecord {
     pub app_id: String,
+    pub name: Option<String>,
     pub hash: ApiKeyHash,
     pub revoked: bool,
+    pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
+}
+
+impl KeyRecord {
+    /// Neither revoked nor past the end of a rotation's grace period.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|t| now_ms < t)
+    }
 }
 
 pub fn insert(
@@ -45,13 +56,14 @@ pub fn insert(
         created_at,
         last_used_at: None,
         revoked_at: None,
+        expires_at: None,
     })
 }
 
 pub fn find(conn: &Connection, id: &str) -> DbResult<Option<KeyRecord>> {
     Ok(conn
         .prepare_cached(
-            "SELECT app_id, key_hash, revoked_at, last_used_at FROM api_keys WHERE id = ?1",
+            "SELECT app_id, key_hash, revoked_at, last_used_at, expires_at, name FROM api_keys WHERE id = ?1",
         )?
         .query_row([id], |r| {
             Ok(KeyRecord {
@@ -59,6 +71,8 @@ pub fn find(conn: &Connection, id: &str) -> DbResult<Option<KeyRecord>> {
                 hash: ApiKeyHash(r.get(1)?),
                 revoked: r.get::<_, Option<i64>>(2)?.is_some(),
                 last_used_at: r.get(3)?,
+                expires_at: r.get(4)?,
+                name: r.get(5)?,
             })
         })
         .optional()?)
@@ -66,7 +80,7 @@ pub fn find(conn: &Connection, id: &str) -> DbResult<Option<KeyRecord>> {
 
 pub fn list_for_app(conn: &Connection, app_id: &str) -> DbResult<Vec<KeyInfo>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, app_id, name, created_at, last_used_at, revoked_at FROM api_keys
+        "SELECT id, app_id, name, created_at, last_used_at, revoked_at, expires_at FROM api_keys
          WHERE app_id = ?1 ORDER BY created_at, id",
     )?;
     let rows = stmt.query_map([app_id], |r| {
@@ -77,6 +91,7 @@ pub fn list_for_app(conn: &Connection, app_id: &str) -> DbResult<Vec<KeyInfo>> {
             created_at: r.get(3)?,
             last_used_at: r.get(4)?,
             revoked_at: r.get(5)?,
+            expires_at: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -93,5 +108,14 @@ pub fn revoke(conn: &Connection, id: &str) -> DbResult<bool> {
 pub fn touch_last_used(conn: &Connection, id: &str, at: i64) -> DbResult<()> {
     conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, at])?;
+    Ok(())
+}
+
+/// Ends a key at `at` (a rotation's grace period), keeping an earlier end if it has one.
+pub fn expire_at(conn: &Connection, id: &str, at: i64) -> DbResult<()> {
+    conn.prepare_cached(
+        "UPDATE api_keys SET expires_at = min(COALESCE(expires_at, ?2), ?2) WHERE id = ?1",
+    )?
+    .execute(params![id, at])?;
     Ok(())
 }

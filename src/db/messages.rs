@@ -13,6 +13,8 @@ pub struct Author {
     pub id: String,
     pub name: Option<String>,
     pub image: Option<String>,
+    /// The user was deleted; `id` is a tombstone, not theirs.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +34,7 @@ pub struct MessageRow {
 
 const SELECT: &str =
     "SELECT m.pk, m.id, m.channel_pk, m.seq, u.pk, u.id, u.name, u.image, m.text, m.custom,
-    m.parent_id, m.created_at, m.edited_at, m.deleted_at
+    m.parent_id, m.created_at, m.edited_at, m.deleted_at, u.deleted_at IS NOT NULL
     FROM messages m LEFT JOIN users u ON u.pk = m.user_pk";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -42,6 +44,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             id: r.get(5)?,
             name: r.get(6)?,
             image: r.get(7)?,
+            deleted: r.get(14)?,
         }),
         None => None,
     };

@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_apps_keys_users.sql"),
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_outbox_failed.sql"),
+    include_str!("migrations/0004_revocation.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> DbResult<()> {

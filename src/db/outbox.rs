@@ -54,6 +54,12 @@ pub fn unsubscribe(conn: &Connection, channel: &str, user: &str) -> DbResult<()>
     )
 }
 
+/// Queues a disconnect of every live connection of `user` (a Centrifugo user id).
+pub fn disconnect(conn: &Connection, user: &str) -> DbResult<()> {
+    let event_id = ids::new_prefixed_id("evt");
+    insert(conn, &event_id, &json!({"disconnect": {"user": user}}))
+}
+
 /// Queues the removal of a deleted channel's Centrifugo history.
 pub fn history_remove(conn: &Connection, channel: &str) -> DbResult<()> {
     let event_id = ids::new_prefixed_id("evt");

@@ -15,6 +15,8 @@ pub struct User {
     pub image: Option<String>,
     pub email: Option<String>,
     pub custom: Map<String, Value>,
+    /// REST tokens carry the generation they were issued under; a bump revokes them.
+    pub token_generation: i64,
 }
 
 /// A partial update: `None` keeps the field, `Some(None)` clears it, `Some(Some(v))` sets it.
@@ -49,7 +51,7 @@ impl UserPatch {
 
 pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>> {
     conn.prepare_cached(
-        "SELECT pk, id, name, image, email, custom FROM users WHERE app_id = ?1 AND id = ?2",
+        "SELECT pk, id, name, image, email, custom, token_generation FROM users WHERE app_id = ?1 AND id = ?2",
     )?
     .query_row(params![app_id, id], |r| {
         Ok((
@@ -59,10 +61,11 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
             r.get(3)?,
             r.get(4)?,
             r.get::<_, String>(5)?,
+            r.get::<_, i64>(6)?,
         ))
     })
     .optional()?
-    .map(|(pk, id, name, image, email, custom)| {
+    .map(|(pk, id, name, image, email, custom, token_generation)| {
         let custom = match serde_json::from_str(&custom) {
             Ok(Value::Object(m)) => m,
             _ => {
@@ -78,6 +81,7 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
             image,
             email,
             custom,
+            token_generation,
         })
     })
     .transpose()
@@ -139,6 +143,7 @@ impl User {
             image: None,
             email: None,
             custom: Map::new(),
+            token_generation: 0,
         }
     }
 }
@@ -161,4 +166,43 @@ pub fn upsert(
         user.pk = save(conn, app_id, &user, existed)?;
     }
     Ok(user)
+}
+
+/// The current token generation of a live user; `None` when there is no such user.
+pub fn token_generation(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT token_generation FROM users WHERE app_id = ?1 AND id = ?2")?
+        .query_row(params![app_id, id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Revokes every REST token issued to the user so far; returns the user's pk.
+pub fn revoke_tokens(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET token_generation = token_generation + 1 WHERE app_id = ?1 AND id = ?2 RETURNING pk",
+        )?
+        .query_row(params![app_id, id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Deletes a user's data and frees their id; the row stays (as a tombstone whose id no
+/// valid user id can equal: it starts with a control character) so their messages keep
+/// an author, shown as a deleted user. Returns the pk.
+pub fn delete(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET id = char(1) || 'deleted:' || pk, name = NULL, image = NULL, email = NULL,
+                custom = '{}', deleted_at = ?3, token_generation = token_generation + 1
+             WHERE app_id = ?1 AND id = ?2 RETURNING pk",
+        )?
+        .query_row(params![app_id, id, now_ms()], |r| r.get(0))
+        .optional()?)
+}
+
+/// The channels a user is a member of.
+pub fn channel_pks(conn: &Connection, user_pk: i64) -> DbResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT channel_pk FROM members WHERE user_pk = ?1")?;
+    let rows = stmt.query_map([user_pk], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -6,6 +6,7 @@ use crate::chat::Ctx;
 use crate::db::{self, keys};
 use crate::domain::UserId;
 use crate::error::ApiError;
+use crate::ratelimit::{self, Decision, RateLimits};
 use crate::routes::AppState;
 use crate::secret::Secret;
 use actix_web::body::MessageBody;
@@ -73,35 +74,74 @@ pub async fn require_caller(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = state(&req)?;
+    let limits = ratelimit::of(&req)?;
+    let (caller, quota) = resolve_caller(&state, &limits, &req)
+        .await
+        .map_err(|e| limits.failed_auth(&req, e))?;
+    req.extensions_mut().insert(caller);
+    let mut res = next.call(req).await?;
+    if let Some(quota) = quota {
+        ratelimit::set_headers(res.headers_mut(), &quota);
+    }
+    Ok(res)
+}
+
+/// The caller and, for an API key, its rate-limit standing.
+async fn resolve_caller(
+    state: &AppState,
+    limits: &RateLimits,
+    req: &ServiceRequest,
+) -> Result<(Caller, Option<Decision>), ApiError> {
     let has_token = req
         .headers()
         .contains_key(actix_web::http::header::AUTHORIZATION);
     let key = req.headers().get("X-API-Key").cloned();
-    let caller = match (has_token, key) {
-        (true, Some(_)) => return Err(ApiError::AmbiguousCredentials.into()),
-        (false, None) => return Err(ApiError::MissingToken.into()),
+    Ok(match (has_token, key) {
+        (true, Some(_)) => return Err(ApiError::AmbiguousCredentials),
+        (false, None) => return Err(ApiError::MissingToken),
         (true, None) => {
-            let claims = state.tokens.verify_rest(bearer_token(&req)?)?;
-            Caller {
+            let claims = state.tokens.verify_rest(bearer_token(req)?)?;
+            check_not_revoked(state, &claims).await?;
+            let caller = Caller {
                 app_id: claims.app,
                 backend: false,
                 token_user: Some(claims.sub),
-                query_user: query_user(&req)?,
-            }
+                query_user: query_user(req)?,
+            };
+            (caller, None)
         }
         (false, Some(key)) => {
             let key = Secret::new(key.to_str().map_err(|_| ApiError::InvalidApiKey)?);
-            let app = authenticate_key(&state, key).await?;
-            Caller {
+            let app = authenticate_key(state, key).await?;
+            let quota = limits.hit_key(&app.key_id)?;
+            let caller = Caller {
                 app_id: app.app_id,
                 backend: true,
                 token_user: None,
-                query_user: query_user(&req)?,
-            }
+                query_user: query_user(req)?,
+            };
+            (caller, quota)
         }
-    };
-    req.extensions_mut().insert(caller);
-    next.call(req).await
+    })
+}
+
+/// A genuine token still fails when its user was deleted or its generation revoked.
+/// Read from the shared database on every request, so a revocation holds at once on
+/// every server.
+async fn check_not_revoked(
+    state: &AppState,
+    claims: &crate::auth::tokens::RestClaims,
+) -> Result<(), ApiError> {
+    let (app, user) = (claims.app.clone(), claims.sub.clone());
+    let current = state
+        .db
+        .read(move |c| crate::db::users::token_generation(c, &app, &user))
+        .await?;
+    match current {
+        None => Err(ApiError::InvalidToken("the user no longer exists")),
+        Some(g) if g != claims.generation => Err(ApiError::TokenRevoked),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The `userId` query parameter, checked like any user id.
@@ -141,14 +181,27 @@ pub async fn require_api_key(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = state(&req)?;
+    let limits = ratelimit::of(&req)?;
     let presented = match req.headers().get("X-API-Key") {
-        None => return Err(ApiError::MissingApiKey.into()),
+        None => Err(ApiError::MissingApiKey),
         // Our keys are ASCII; a header that is not cannot be one of them.
-        Some(v) => Secret::new(v.to_str().map_err(|_| ApiError::InvalidApiKey)?),
+        Some(v) => v
+            .to_str()
+            .map(Secret::new)
+            .map_err(|_| ApiError::InvalidApiKey),
     };
-    let app = authenticate_key(&state, presented).await?;
+    let app = match presented {
+        Ok(key) => authenticate_key(&state, key).await,
+        Err(e) => Err(e),
+    }
+    .map_err(|e| limits.failed_auth(&req, e))?;
+    let quota = limits.hit_key(&app.key_id)?;
     req.extensions_mut().insert(app);
-    next.call(req).await
+    let mut res = next.call(req).await?;
+    if let Some(quota) = quota {
+        ratelimit::set_headers(res.headers_mut(), &quota);
+    }
+    Ok(res)
 }
 
 async fn authenticate_key(
@@ -164,11 +217,12 @@ async fn authenticate_key(
     let presented_hash = ApiKeyHash::of(&presented);
     let lookup_id = key_id.clone();
     let record = state.db.read(move |c| keys::find(c, &lookup_id)).await?;
+    let now = db::now_ms();
+    // Unknown, revoked, past its rotation grace, or the wrong secret: all alike.
     let record = match record {
-        Some(r) if !r.revoked && r.hash.matches(&presented_hash) => r,
+        Some(r) if r.is_live(now) && r.hash.matches(&presented_hash) => r,
         _ => return Err(ApiError::InvalidApiKey),
     };
-    let now = db::now_ms();
     if record
         .last_used_at
         .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS)

@@ -8,11 +8,13 @@ pub mod me;
 pub mod members;
 pub mod messages;
 pub mod tokens;
+pub mod users;
 
 use crate::auth::tokens::TokenIssuer;
 use crate::centrifugo::CentrifugoClient;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::ratelimit;
 use crate::relay::RelayHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
@@ -80,6 +82,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .wrap(from_fn(auth::require_caller))
                 .service(resource("/me").route(web::get().to(me::get_me)))
+                .service(resource("/users/{userId}").route(web::delete().to(users::delete)))
+                .service(
+                    resource("/users/{userId}/revoke-tokens")
+                        .route(web::post().to(users::revoke_tokens)),
+                )
                 .service(
                     resource("/subscription-token")
                         .route(web::post().to(channels::subscription_token_by_name)),
@@ -111,6 +118,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/channels/{id}/messages")
+                        .wrap(from_fn(ratelimit::limit_user_writes))
                         .route(web::get().to(messages::page))
                         .route(web::post().to(messages::send)),
                 )
@@ -121,11 +129,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/channels/{id}/messages/{msgId}/reactions/{emoji}")
+                        .wrap(from_fn(ratelimit::limit_user_writes))
                         .route(web::put().to(messages::add_reaction))
                         .route(web::delete().to(messages::remove_reaction)),
                 )
                 .service(resource("/channels/{id}/read").route(web::post().to(messages::mark_read)))
-                .service(resource("/channels/{id}/typing").route(web::post().to(messages::typing))),
+                .service(
+                    resource("/channels/{id}/typing")
+                        .wrap(from_fn(ratelimit::limit_typing))
+                        .route(web::post().to(messages::typing)),
+                ),
         );
 }
 

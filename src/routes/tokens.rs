@@ -113,6 +113,7 @@ pub async fn issue_tokens(
         &app.app_id,
         info,
         &crate::realtime::personal_channel(user.pk),
+        user.token_generation,
     )?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         token: issued.token,

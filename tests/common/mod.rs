@@ -115,6 +115,7 @@ impl TestApp {
             ws_token_ttl: None,
             jwt_previous_secret: None,
             jwt_leeway: chatsdk::auth::tokens::CLOCK_LEEWAY_SECS,
+            rate_limits: Default::default(),
         };
         adjust(&mut args);
         let config = args

@@ -1,0 +1,43 @@
+//! Users, as the app's backend manages them: token revocation and deletion.
+
+use super::Ctx;
+use super::members::drop_member;
+use crate::db::{channels as channel_rows, outbox, users};
+use crate::error::ApiError;
+use rusqlite::Connection;
+
+fn require_backend(ctx: &Ctx) -> Result<(), ApiError> {
+    if ctx.backend {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the app's backend (X-API-Key) may do this".into(),
+        ))
+    }
+}
+
+/// Revokes every REST token the user holds now and disconnects their live Centrifugo
+/// connections. Tokens issued afterwards work, even within the same second.
+pub fn revoke_tokens(conn: &Connection, ctx: &Ctx, user_id: &str) -> Result<(), ApiError> {
+    require_backend(ctx)?;
+    users::revoke_tokens(conn, &ctx.app_id, user_id)?
+        .ok_or_else(|| ApiError::NotFound("user".into()))?;
+    outbox::disconnect(conn, &ctx.centrifugo_user(user_id))?;
+    Ok(())
+}
+
+/// Deletes a user: memberships (each announced, subscriptions ended), data and tokens;
+/// disconnects them. Their messages stay, shown as from a deleted user.
+pub fn delete(conn: &Connection, ctx: &Ctx, user_id: &str) -> Result<(), ApiError> {
+    require_backend(ctx)?;
+    let pk = users::find_pk(conn, &ctx.app_id, user_id)?
+        .ok_or_else(|| ApiError::NotFound("user".into()))?;
+    for channel_pk in users::channel_pks(conn, pk)? {
+        if let Some(channel) = channel_rows::find_by_pk(conn, &ctx.app_id, channel_pk)? {
+            drop_member(conn, ctx, &channel, pk, user_id)?;
+        }
+    }
+    users::delete(conn, &ctx.app_id, user_id)?;
+    outbox::disconnect(conn, &ctx.centrifugo_user(user_id))?;
+    Ok(())
+}

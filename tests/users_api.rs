@@ -1,0 +1,209 @@
+//! The backend revokes a user's tokens or deletes the user.
+
+mod common;
+
+use common::rt_client::RtClient;
+use common::{TestApp, assert_error};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn key_call(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::Response {
+    app.http
+        .request(method, format!("{}{path}", app.base))
+        .header("X-API-Key", &app.api_key)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn bearer_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn revoking_fails_earlier_tokens_and_a_token_issued_right_after_works() {
+    let app = TestApp::start().await;
+    let before = app.tokens_for("alice").await;
+    let before = before["token"].as_str().unwrap();
+    assert_eq!(app.get_me(before).await.status(), 200);
+
+    let res = key_call(
+        &app,
+        reqwest::Method::POST,
+        "/api/users/alice/revoke-tokens",
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // Within the same second: only the generation tells the two tokens apart.
+    let after = app.tokens_for("alice").await;
+
+    assert_error(app.get_me(before).await, 401, "token_revoked").await;
+    assert_eq!(
+        app.get_me(after["token"].as_str().unwrap()).await.status(),
+        200
+    );
+}
+
+#[actix_web::test]
+async fn revoking_disconnects_the_users_live_websocket() {
+    let app = TestApp::start().await;
+    let alice = app.tokens_for("alice").await;
+    let mut rt = RtClient::start(
+        &common::python(),
+        &common::repo_path("tests/clients/rt_agent.py"),
+        &app.ws_url(),
+    )
+    .await;
+    rt.connect_opts(alice["wsToken"].as_str().unwrap(), false)
+        .await
+        .unwrap();
+
+    let res = key_call(
+        &app,
+        reqwest::Method::POST,
+        "/api/users/alice/revoke-tokens",
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    let gone = rt
+        .expect(
+            "Centrifugo closes alice's connection",
+            Duration::from_secs(8),
+            |e| {
+                matches!(
+                    e["event"].as_str(),
+                    Some("disconnected") | Some("connecting")
+                ) && e["code"].as_i64().is_some_and(|c| c >= 3000)
+            },
+        )
+        .await;
+    assert_eq!(gone["code"], 3503, "force disconnect: {gone}");
+}
+
+#[actix_web::test]
+async fn only_the_backend_may_revoke_or_delete_and_unknown_users_are_404() {
+    let app = TestApp::start().await;
+    let alice = app.tokens_for("alice").await;
+    let token = alice["token"].as_str().unwrap();
+    assert_error(
+        bearer_post(&app, token, "/api/users/alice/revoke-tokens", json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .http
+        .delete(format!("{}/api/users/alice", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 403, "forbidden").await;
+    assert_error(
+        key_call(
+            &app,
+            reqwest::Method::POST,
+            "/api/users/nobody/revoke-tokens",
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        key_call(&app, reqwest::Method::DELETE, "/api/users/nobody").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(app.get_me(token).await.status(), 200, "nothing was revoked");
+}
+
+#[actix_web::test]
+async fn a_deleted_user_leaves_their_channels_keeps_their_messages_and_their_id_is_free_again() {
+    let app = TestApp::start().await;
+    let alice = app.tokens_for("alice").await;
+    let bob = app
+        .post_tokens(&json!({"userId": "bob", "name": "Bob", "custom": {"x": 1}}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let (a, b) = (
+        alice["token"].as_str().unwrap(),
+        bob["token"].as_str().unwrap(),
+    );
+    assert_eq!(
+        bearer_post(
+            &app,
+            a,
+            "/api/channels",
+            json!({"id": "room", "members": ["bob"]})
+        )
+        .await
+        .status(),
+        201
+    );
+    let sent: Value = bearer_post(
+        &app,
+        b,
+        "/api/channels/room/messages",
+        json!({"text": "bye"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+
+    let res = key_call(&app, reqwest::Method::DELETE, "/api/users/bob").await;
+
+    assert_eq!(res.status(), 204);
+    assert_error(app.get_me(b).await, 401, "invalid_token").await;
+    let members: Value = app
+        .http
+        .get(format!("{}/api/channels/room/members", app.base))
+        .bearer_auth(a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+    let page: Value = app
+        .http
+        .get(format!("{}/api/channels/room/messages", app.base))
+        .bearer_auth(a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kept = &page["messages"][0];
+    assert_eq!(kept["id"], sent["id"]);
+    assert_eq!(kept["text"], "bye");
+    assert_eq!(
+        kept["user"],
+        json!({"id": null, "name": null, "image": null, "deleted": true})
+    );
+    // The id is free: the same userId is a new user with none of the old data.
+    let again = app.tokens_for("bob").await;
+    assert_eq!(again["user"]["custom"], json!({}));
+    assert_eq!(again["user"]["name"], Value::Null);
+    let res = app
+        .http
+        .get(format!("{}/api/channels/room", app.base))
+        .bearer_auth(again["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "channel_not_found").await;
+}
