@@ -56,6 +56,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATSDK_JWT_LEEWAY", default_value_t = crate::auth::tokens::CLOCK_LEEWAY_SECS)]
     pub jwt_leeway: u64,
 
+    /// Browser origins allowed to call /api with a bearer token (CORS), comma-separated,
+    /// e.g. `https://app.example.com,http://localhost:3000`. Empty: CORS off.
+    #[arg(long, env = "CHATSDK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Development mode: accept placeholder-looking secrets (never in production).
+    #[arg(long, env = "CHATSDK_DEV")]
+    pub dev: bool,
+
     /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
     #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
     pub sub_token_ttl: u64,
@@ -139,6 +148,8 @@ pub struct Config {
     pub jwt_previous_secret: Option<Secret>,
     pub jwt_leeway: u64,
     pub rate_limits: RateLimitArgs,
+    /// Origins allowed to call `/api` from a browser; empty: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 /// Longest clock leeway accepted: more would keep expired tokens alive.
@@ -237,6 +248,35 @@ impl ServeArgs {
                 self.sub_token_ttl
             ));
         }
+        let cors_origins: Vec<String> = self
+            .cors_origins
+            .iter()
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect();
+        for origin in &cors_origins {
+            if !is_origin(origin) {
+                problems.push(format!(
+                    "CHATSDK_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com (scheme and host, no path, no wildcard)"
+                ));
+            }
+        }
+        if !self.dev {
+            for (env, secret) in [
+                ("CHATSDK_JWT_SECRET", &jwt_secret),
+                (
+                    "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+                    &centrifugo_token_secret,
+                ),
+                ("CENTRIFUGO_HTTP_API_KEY", &centrifugo_api_key),
+            ] {
+                if secret.as_ref().is_some_and(looks_like_placeholder) {
+                    problems.push(format!(
+                        "{env} looks like a placeholder, not a random secret: generate one with `openssl rand -hex 32` (CHATSDK_DEV=1 allows it for local development)"
+                    ));
+                }
+            }
+        }
         match (jwt_secret, centrifugo_token_secret, centrifugo_api_key) {
             (Some(jwt_secret), Some(centrifugo_token_secret), Some(centrifugo_api_key))
                 if problems.is_empty() =>
@@ -253,12 +293,42 @@ impl ServeArgs {
                     sub_token_ttl: self.sub_token_ttl,
                     jwt_previous_secret,
                     jwt_leeway: self.jwt_leeway,
+                    cors_origins,
                     rate_limits: self.rate_limits,
                 })
             }
             _ => Err(ConfigError { problems }),
         }
     }
+}
+
+/// A browser origin: `http(s)://host[:port]`, nothing more.
+fn is_origin(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|host| {
+        !host.is_empty() && !host.contains(['/', '*', ' ', '?', '#']) && host.is_ascii()
+    })
+}
+
+/// Example values and typed-in words, not random bytes: the kind of secret copied from
+/// documentation and never replaced.
+fn looks_like_placeholder(secret: &Secret) -> bool {
+    let lower = secret.expose().to_ascii_lowercase();
+    let distinct: std::collections::HashSet<u8> = lower.bytes().collect();
+    distinct.len() < 8
+        || [
+            "change-me",
+            "changeme",
+            "change_me",
+            "example",
+            "placeholder",
+            "your-secret",
+            "replace-me",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
 }
 
 fn required_secret(
@@ -298,6 +368,8 @@ mod tests {
             ws_token_ttl: None,
             jwt_previous_secret: None,
             jwt_leeway: 30,
+            cors_origins: Vec::new(),
+            dev: false,
             sub_token_ttl: 300,
             rate_limits: RateLimitArgs::default(),
         }
@@ -320,12 +392,44 @@ mod tests {
     }
 
     #[test]
+    fn placeholder_secrets_and_bad_origins_are_refused_unless_dev() {
+        let mut a = args();
+        a.jwt_secret = Some(Secret::new("CHANGE-ME-connection-and-sub-token-secret"));
+        a.centrifugo_token_secret = Some(Secret::new("a".repeat(40)));
+        a.centrifugo_api_key = Some(Secret::new("k9f3b2a7d1e5c4"));
+        a.centrifugo_url = "http://c:8000".into();
+        a.token_ttl = 60;
+        a.cors_origins = vec![
+            "https://ok.example.com".into(),
+            "*".into(),
+            "https://x.io/path".into(),
+        ];
+        let err = a.clone().validate("x.db".into()).unwrap_err();
+        assert_eq!(
+            err.problems
+                .iter()
+                .filter(|p| p.contains("placeholder"))
+                .count(),
+            2,
+            "{err}"
+        );
+        assert_eq!(
+            err.problems.iter().filter(|p| p.contains("CORS")).count(),
+            2,
+            "{err}"
+        );
+        a.dev = true;
+        a.cors_origins = vec!["http://localhost:3000".into()];
+        assert!(a.validate("x.db".into()).is_ok());
+    }
+
+    #[test]
     fn equal_secrets_are_refused() {
-        let s = Secret::new("x".repeat(40));
+        let s = Secret::new("0123456789abcdef0123456789abcdef");
         let mut a = args();
         a.jwt_secret = Some(s.clone());
         a.centrifugo_token_secret = Some(s);
-        a.centrifugo_api_key = Some(Secret::new("k"));
+        a.centrifugo_api_key = Some(Secret::new("k9f3b2a7d1e5c4"));
         a.centrifugo_url = "http://c:8000".into();
         a.token_ttl = 60;
         let err = a.validate("x.db".into()).unwrap_err();

@@ -83,6 +83,8 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         sub_token_ttl: 300,
         ws_token_ttl: None,
         jwt_previous_secret: None,
+        cors_origins: Vec::new(),
+        dev: false,
         jwt_leeway: crate::auth::tokens::CLOCK_LEEWAY_SECS,
         rate_limits: Default::default(),
     }

@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let json = cli.json;
     let result = match cli.command {
-        Command::Serve(args) => return serve(args, cli.database, json).await,
+        Command::Serve(args) => return serve(*args, cli.database, json).await,
         Command::Dev(args) => return chatsdk::dev::run(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::Backup { path, force } => chatsdk::cli::backup(cli.database, path, force).await,

@@ -88,6 +88,7 @@ impl Application {
                 source,
             })?
             .port();
+        let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -107,7 +108,7 @@ impl Application {
                         .custom_request_replace("METHOD", |r| r.method().to_string())
                         .exclude("/health"),
                 )
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, &cors_origins))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)

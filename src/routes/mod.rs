@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::ratelimit;
 use crate::relay::RelayHandle;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{HttpResponse, web};
 use rusqlite::Connection;
 
@@ -53,13 +53,28 @@ where
     state.db.read(f).await
 }
 
+/// CORS for browsers calling `/api` with a bearer token, from the configured origins only.
+/// `X-API-Key` is not an allowed header, so a preflight asking for it is refused: keys
+/// never come from browsers. `/tokens` has no CORS at all.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |c, o| c.allowed_origin(o))
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+        ])
+        .max_age(600)
+}
+
 /// A resource whose other methods answer 405 in our error shape.
 fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// Registers every route. Used by the server and by the tests alike.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(
             web::QueryConfig::default().error_handler(|e, _| {
@@ -81,6 +96,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api")
                 .wrap(from_fn(auth::require_caller))
+                // Outermost, so a preflight is answered before authentication.
+                .wrap(Condition::new(!cors_origins.is_empty(), cors(cors_origins)))
                 .service(resource("/me").route(web::get().to(me::get_me)))
                 .service(resource("/users/{userId}").route(web::delete().to(users::delete)))
                 .service(

@@ -114,6 +114,8 @@ impl TestApp {
             sub_token_ttl: 300,
             ws_token_ttl: None,
             jwt_previous_secret: None,
+            cors_origins: Vec::new(),
+            dev: false,
             jwt_leeway: chatsdk::auth::tokens::CLOCK_LEEWAY_SECS,
             rate_limits: Default::default(),
         };
