@@ -62,7 +62,7 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
 
     /// Development mode: accept placeholder-looking secrets (never in production).
-    #[arg(long, env = "CHATSDK_DEV")]
+    #[arg(long, env = "CHATSDK_DEV", value_parser = clap::builder::FalseyValueParser::new())]
     pub dev: bool,
 
     /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).

@@ -95,6 +95,7 @@ impl Application {
                 .app_data(stopping.clone())
                 .app_data(rate_limits.clone())
                 .wrap(from_fn(close_when_stopping))
+                .wrap(from_fn(limit_header_size))
                 .wrap(ErrorHandlers::new().default_handler(render_framework_error))
                 .wrap(
                     DefaultHeaders::new()
@@ -188,6 +189,25 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Largest total size of a request's headers (names and values), in bytes.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses requests whose headers together exceed `MAX_HEADER_BYTES` with 431.
+async fn limit_header_size(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return Err(crate::error::ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into());
+    }
+    next.call(req).await
 }
 
 /// Once shutdown began, every answer asks the client to close its connection, so

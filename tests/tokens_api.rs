@@ -603,3 +603,20 @@ async fn the_ws_token_ttl_is_configurable_on_its_own() {
         86_400
     );
 }
+
+#[actix_web::test]
+async fn oversized_headers_get_431() {
+    let app = TestApp::start().await;
+    let big = "a".repeat(chatsdk::startup::MAX_HEADER_BYTES + 1);
+    let res = app
+        .http
+        .post(format!("{}/tokens", app.base))
+        .header("X-API-Key", &app.api_key)
+        .header("X-Padding", big)
+        .json(&json!({"userId": "u"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 431, "headers_too_large").await;
+    assert_eq!(app.count_users(), 0);
+}
