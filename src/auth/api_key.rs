@@ -52,6 +52,11 @@ pub fn generate() -> NewApiKey {
 /// `None` means the string cannot be one of our keys.
 pub fn parse_key_id(key: &Secret) -> Option<&str> {
     let raw = key.expose();
+    // Our keys are ASCII; checking first also keeps the byte arithmetic below on char
+    // boundaries (a fuzzer found the panic without it).
+    if !raw.is_ascii() {
+        return None;
+    }
     let rest = raw.strip_prefix(KEY_PREFIX)?;
     let (key_id, tail) = rest.rsplit_once('_')?;
     if !ids::is_generated_id("key", key_id) || tail.len() != SECRET_CHARS + CHECKSUM_CHARS {
@@ -106,5 +111,8 @@ mod tests {
         assert_eq!(parse_key_id(&tampered), None);
         assert_eq!(parse_key_id(&Secret::new("chatsdk_key_x_y")), None);
         assert_eq!(parse_key_id(&Secret::new("")), None);
+        // Found by cargo fuzz: a multi-byte character where the checksum starts.
+        let odd = "chatsdk_key_abcdefghijklmnop_0123456789ABCDEFGHILK\u{4b5}stc22";
+        assert_eq!(parse_key_id(&Secret::new(odd)), None);
     }
 }
