@@ -10,7 +10,7 @@ use crate::realtime::parse_chat_channel;
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
 use crate::routes::tokens::present;
-use crate::routes::{AppState, read, write};
+use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use serde::Deserialize;
@@ -74,11 +74,7 @@ pub async fn create(
         members,
     };
     let (channel, created) = write(&state, move |c| chat::create(c, &ctx, req)).await?;
-    Ok(if created {
-        HttpResponse::Created().json(channel)
-    } else {
-        HttpResponse::Ok().json(channel)
-    })
+    Ok(created_or_existing(created, channel))
 }
 
 #[derive(Deserialize)]
@@ -97,11 +93,7 @@ pub async fn direct(
     let other = UserId::parse("userId", body.0.user_id)?;
     let ctx = caller.ctx(None)?;
     let (channel, created) = write(&state, move |c| chat::direct(c, &ctx, other.as_str())).await?;
-    Ok(if created {
-        HttpResponse::Created().json(channel)
-    } else {
-        HttpResponse::Ok().json(channel)
-    })
+    Ok(created_or_existing(created, channel))
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use crate::routes::auth::Caller;
 use crate::routes::channels::{check_custom, check_id, page_limit};
 use crate::routes::json::ApiJson;
 use crate::routes::tokens::present;
-use crate::routes::{AppState, read, write};
+use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -68,11 +68,7 @@ pub async fn send(
         parent_id: b.parent_id,
     };
     let (message, created) = write(&state, move |c| chat::send(c, &ctx, &id, req)).await?;
-    Ok(if created {
-        HttpResponse::Created().json(message)
-    } else {
-        HttpResponse::Ok().json(message)
-    })
+    Ok(created_or_existing(created, message))
 }
 
 #[derive(Deserialize)]

@@ -68,6 +68,15 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         .max_age(600)
 }
 
+/// 201 with `body` when the call made it, 200 when it already existed (a safe retry).
+pub fn created_or_existing(created: bool, body: impl serde::Serialize) -> HttpResponse {
+    if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
 /// A resource whose other methods answer 405 in our error shape.
 fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
