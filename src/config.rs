@@ -12,6 +12,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_CENTRIFUGO_URL: &str = "http://localhost:8000";
+/// Where browsers and apps open their Centrifugo WebSocket (the public port, not the API's).
+pub const DEFAULT_CENTRIFUGO_WS_URL: &str = "ws://localhost:8000/connection/websocket";
 
 /// Options of `chatsdk serve`, as given on the command line or in the environment.
 #[derive(Args, Debug, Clone)]
@@ -39,6 +41,14 @@ pub struct ServeArgs {
     /// Centrifugo's http_api.key.
     #[arg(long, env = "CENTRIFUGO_HTTP_API_KEY", hide_env_values = true)]
     pub centrifugo_api_key: Option<Secret>,
+
+    /// The Centrifugo WebSocket URL that frontends connect to (as their users' browsers see it).
+    #[arg(long, env = "CENTRIFUGO_WS_URL", default_value = DEFAULT_CENTRIFUGO_WS_URL)]
+    pub centrifugo_ws_url: String,
+
+    /// Serve the browser chat demo at /demo, with its open token route for the `demo` app only.
+    #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    pub demo: bool,
 
     /// Lifetime of both tokens, in seconds.
     #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
@@ -142,6 +152,10 @@ pub struct Config {
     pub centrifugo_token_secret: Secret,
     pub centrifugo_url: String,
     pub centrifugo_api_key: Secret,
+    /// The WebSocket URL frontends use (`doctor` checks it, the demo page connects to it).
+    pub centrifugo_ws_url: String,
+    /// Browser demo at /demo (see `ServeArgs::demo`).
+    pub demo: bool,
     pub token_ttl: u64,
     pub ws_token_ttl: u64,
     pub sub_token_ttl: u64,
@@ -203,6 +217,14 @@ impl ServeArgs {
             problems.push(format!(
                 "CENTRIFUGO_URL must start with http:// or https:// (got {:?})",
                 self.centrifugo_url
+            ));
+        }
+        if !(self.centrifugo_ws_url.starts_with("ws://")
+            || self.centrifugo_ws_url.starts_with("wss://"))
+        {
+            problems.push(format!(
+                "CENTRIFUGO_WS_URL must start with ws:// or wss:// (got {:?})",
+                self.centrifugo_ws_url
             ));
         }
         if self.token_ttl == 0 || self.token_ttl > MAX_TOKEN_TTL_SECS {
@@ -288,6 +310,8 @@ impl ServeArgs {
                     centrifugo_token_secret,
                     centrifugo_url: self.centrifugo_url.trim_end_matches('/').to_string(),
                     centrifugo_api_key,
+                    centrifugo_ws_url: self.centrifugo_ws_url,
+                    demo: self.demo,
                     token_ttl: self.token_ttl,
                     ws_token_ttl,
                     sub_token_ttl: self.sub_token_ttl,
@@ -364,6 +388,8 @@ mod tests {
             centrifugo_token_secret: Some(Secret::new("short")),
             centrifugo_url: "localhost:8000".into(),
             centrifugo_api_key: None,
+            centrifugo_ws_url: DEFAULT_CENTRIFUGO_WS_URL.into(),
+            demo: false,
             token_ttl: 0,
             ws_token_ttl: None,
             jwt_previous_secret: None,

@@ -79,6 +79,8 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         centrifugo_token_secret: Some(secrets["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"].clone()),
         centrifugo_url: centrifugo.internal_url.clone(),
         centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
+        centrifugo_ws_url: centrifugo.ws_url.clone(),
+        demo: false,
         token_ttl: 86_400,
         sub_token_ttl: 300,
         ws_token_ttl: None,

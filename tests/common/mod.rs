@@ -110,6 +110,8 @@ impl TestApp {
             centrifugo_token_secret: Some(Secret::new(CENTRIFUGO_SECRET)),
             centrifugo_url: centrifugo.internal_url.clone(),
             centrifugo_api_key: Some(Secret::new(CENTRIFUGO_API_KEY)),
+            centrifugo_ws_url: centrifugo.ws_url.clone(),
+            demo: false,
             token_ttl: 86_400,
             sub_token_ttl: 300,
             ws_token_ttl: None,
