@@ -1,0 +1,333 @@
+//! The backend examples (examples/node, examples/python) used as a frontend uses them: each
+//! runs as a real process against a real ChatSDK and Centrifugo, and the tokens it hands
+//! out must work on ChatSDK's REST API and on Centrifugo.
+
+mod common;
+
+use common::{TestApp, free_port, jwt_claims, official_client_connect, repo_path};
+use serde_json::Value;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// How long an example may take to listen (Python imports FastAPI, Node loads Express).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, Debug)]
+enum Lang {
+    Node,
+    Python,
+}
+
+/// One running example; killed when dropped, also when a test panics.
+struct Example {
+    child: Child,
+    base: String,
+    log: PathBuf,
+    http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The command that runs `lang`'s example, failing with how to install what is missing.
+fn example_command(lang: Lang) -> Command {
+    match lang {
+        Lang::Node => {
+            let ok = Command::new("node")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(
+                ok,
+                "node is missing: install Node.js 20+, then `cd examples/node && npm ci` \
+                 (`bash .ci/run` does the npm ci)"
+            );
+            assert!(
+                repo_path("examples/node/node_modules/express/package.json").is_file(),
+                "examples/node has no node_modules: run `cd examples/node && npm ci` \
+                 (`bash .ci/run` does it)"
+            );
+            let mut cmd = Command::new("node");
+            cmd.arg("server.js").current_dir(repo_path("examples/node"));
+            cmd
+        }
+        Lang::Python => {
+            let python = common::python();
+            let imports = Command::new(&python)
+                .args(["-c", "import fastapi, httpx, uvicorn"])
+                .output();
+            assert!(
+                imports.as_ref().is_ok_and(|o| o.status.success()),
+                "{} cannot import fastapi, httpx and uvicorn: run `{0} -m pip install -r \
+                 examples/python/requirements.txt` (`bash .ci/run` does it; CHATSDK_TEST_PYTHON \
+                 picks the python): {}",
+                python.display(),
+                imports.map_or_else(
+                    |e| e.to_string(),
+                    |o| String::from_utf8_lossy(&o.stderr).into_owned()
+                )
+            );
+            let mut cmd = Command::new(python);
+            cmd.arg("app.py")
+                .env("PYTHONUNBUFFERED", "1")
+                .current_dir(repo_path("examples/python"));
+            cmd
+        }
+    }
+}
+
+impl Example {
+    /// Starts `lang`'s example against ChatSDK at `chatsdk_url` and waits until it listens.
+    async fn start(lang: Lang, chatsdk_url: &str, api_key: &str, ws_url: &str) -> Example {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("example.log");
+        let out = File::create(&log).expect("log file");
+        let child = example_command(lang)
+            .env("PORT", port.to_string())
+            .env("CHATSDK_URL", chatsdk_url)
+            .env("CHATSDK_API_KEY", api_key)
+            .env("CENTRIFUGO_WS_URL", ws_url)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the {lang:?} example: {e}"));
+        let mut example = Example {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        };
+        example.wait_until_listening(lang).await;
+        example
+    }
+
+    async fn wait_until_listening(&mut self, lang: Lang) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                panic!(
+                    "the {lang:?} example exited ({status}): {}",
+                    self.log_text()
+                );
+            }
+            // Any HTTP answer (even 404) means it listens.
+            if self.http.get(&self.base).send().await.is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the {lang:?} example did not listen within {START_TIMEOUT:?}: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `POST /api/chat-token`, as the frontend calls it, with an optional Authorization.
+    async fn chat_token(&self, authorization: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/api/chat-token", self.base));
+        if let Some(value) = authorization {
+            req = req.header("Authorization", value);
+        }
+        req.send().await.expect("the example answers")
+    }
+}
+
+/// Asserts the example's error answer: status, `{"error":{"code","message"}}`, and no API key
+/// in it; returns the body.
+async fn assert_example_error(
+    res: reqwest::Response,
+    status: u16,
+    code: &str,
+    api_key: &str,
+) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status for expected {code}");
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(api_key), "the API key leaked: {text}");
+    let body: Value = serde_json::from_str(&text).expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    body
+}
+
+async fn signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(lang: Lang) {
+    let app = TestApp::start().await;
+    let example = Example::start(lang, &app.base, &app.api_key, &app.ws_url()).await;
+
+    for auth in [
+        None,
+        Some("Bearer someone-else"),
+        Some("demo-session-alice"),
+    ] {
+        let res = example.chat_token(auth).await;
+        assert_example_error(res, 401, "unauthenticated", &app.api_key).await;
+    }
+    assert_eq!(app.count_users(), 0, "no ChatSDK call without a user");
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+    assert_eq!(res.status(), 200, "{}", example.log_text());
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(&app.api_key), "the API key leaked: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["centrifugoUrl", "expiresIn", "token", "user", "wsToken"]
+    );
+    assert_eq!(body["user"]["id"], "alice");
+    assert_eq!(body["user"]["name"], "Alice");
+    assert_eq!(body["expiresIn"], 86_400);
+    assert_eq!(body["centrifugoUrl"], app.ws_url());
+
+    // The frontend's REST calls: the token names alice.
+    let me = app.get_me(body["token"].as_str().unwrap()).await;
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["id"], "alice");
+    assert_eq!(me["name"], "Alice");
+
+    // The frontend's WebSocket: the official client connects where the example says.
+    let ws_token = body["wsToken"].as_str().unwrap();
+    assert_eq!(jwt_claims(ws_token)["sub"], format!("{}:alice", app.app_id));
+    let report = official_client_connect(body["centrifugoUrl"].as_str().unwrap(), ws_token).await;
+    assert_eq!(report["connected"], true, "{report}");
+}
+
+async fn revoked_api_key_answers_502_chatsdk_auth_failed(lang: Lang) {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let key = created["apiKey"].as_str().unwrap();
+    app.cli_json(&["key", "revoke", created["keyId"].as_str().unwrap()]);
+    let example = Example::start(lang, &app.base, key, &app.ws_url()).await;
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    let body = assert_example_error(res, 502, "chatsdk_auth_failed", key).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid_api_key") && message.contains("CHATSDK_API_KEY"),
+        "{message}"
+    );
+    assert_eq!(app.count_users(), 0);
+}
+
+async fn chatsdk_over_its_rate_limit_answers_503_with_retry_after(lang: Lang) {
+    let app =
+        TestApp::start_with(|a| a.rate_limits.rate_limit_key = "1/min".parse().unwrap()).await;
+    let example = Example::start(lang, &app.base, &app.api_key, &app.ws_url()).await;
+    let first = example.chat_token(Some("Bearer demo-session-alice")).await;
+    assert_eq!(first.status(), 200);
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_example_error(res, 503, "chatsdk_rate_limited", &app.api_key).await;
+}
+
+async fn chatsdk_down_answers_502_chatsdk_unreachable(lang: Lang) {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let key = "chatsdk_key_unused";
+    let example = Example::start(lang, &closed, key, "ws://127.0.0.1:1/ws").await;
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    assert_example_error(res, 502, "chatsdk_unreachable", key).await;
+}
+
+async fn chatsdk_that_never_answers_gives_504_chatsdk_timeout(lang: Lang) {
+    // Connections complete in the kernel's backlog, but nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let key = "chatsdk_key_unused";
+    let example = Example::start(lang, &url, key, "ws://127.0.0.1:1/ws").await;
+
+    let started = Instant::now();
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    assert_example_error(res, 504, "chatsdk_timeout", key).await;
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(4)..Duration::from_secs(15)).contains(&waited),
+        "{waited:?}"
+    );
+}
+
+#[actix_web::test]
+async fn node_example_gives_a_signed_in_user_tokens_that_work_on_chatsdk_and_centrifugo() {
+    signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_gives_a_signed_in_user_tokens_that_work_on_chatsdk_and_centrifugo() {
+    signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn node_example_with_a_revoked_api_key_answers_502_chatsdk_auth_failed() {
+    revoked_api_key_answers_502_chatsdk_auth_failed(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_with_a_revoked_api_key_answers_502_chatsdk_auth_failed() {
+    revoked_api_key_answers_502_chatsdk_auth_failed(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn node_example_over_chatsdk_rate_limit_answers_503_with_retry_after() {
+    chatsdk_over_its_rate_limit_answers_503_with_retry_after(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_over_chatsdk_rate_limit_answers_503_with_retry_after() {
+    chatsdk_over_its_rate_limit_answers_503_with_retry_after(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn node_example_with_chatsdk_down_answers_502_chatsdk_unreachable() {
+    chatsdk_down_answers_502_chatsdk_unreachable(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_with_chatsdk_down_answers_502_chatsdk_unreachable() {
+    chatsdk_down_answers_502_chatsdk_unreachable(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn node_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
+    chatsdk_that_never_answers_gives_504_chatsdk_timeout(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
+    chatsdk_that_never_answers_gives_504_chatsdk_timeout(Lang::Python).await;
+}
