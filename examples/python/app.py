@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import httpx
 import uvicorn
@@ -104,7 +105,7 @@ async def api_error(_request: Request, err: ApiError) -> JSONResponse:
 
 
 @app.post("/api/chat-token")
-async def chat_token(request: Request, authorization: str | None = Header(default=None)):
+async def chat_token(request: Request, authorization: Annotated[str | None, Header()] = None):
     user = current_user(authorization)
     if user is None:
         raise ApiError(401, "unauthenticated",
