@@ -284,7 +284,7 @@ impl Metrics {
             ),
             (
                 "chatsdk_centrifugo_published_commands_total",
-                "Commands (publish, broadcast, unsubscribe, …) Centrifugo accepted.",
+                "Commands (publish, broadcast, unsubscribe, ...) Centrifugo accepted.",
                 &r.published_commands,
             ),
         ] {
