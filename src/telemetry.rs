@@ -30,8 +30,13 @@ pub async fn observe(
     // From the app's route table and the path alone: known even for an answer that
     // comes back as an error, after the request itself is gone.
     let route = req.match_pattern();
+    let level = match route.as_deref() {
+        Some(r) if QUIET_ROUTES.contains(&r) => Level::Debug,
+        _ => Level::Info,
+    };
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    // Kept only when the line will be written: no copy when the request log is filtered out.
+    let path = log::log_enabled!(target: "chatsdk::http", level).then(|| req.path().to_owned());
     let recorder = req.app_data::<HttpRecorder>().cloned();
     // Middleware errors (auth, rate limits) come up as `Err`: render them inside the
     // request's scope, so their log lines carry the id and their answer the header.
@@ -56,21 +61,17 @@ pub async fn observe(
         }
     };
     let took = started.elapsed();
-    let route_label = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
-    let level = if QUIET_ROUTES.contains(&route_label) {
-        Level::Debug
-    } else {
-        Level::Info
-    };
-    // Never the query string: it may carry a token.
-    log::log!(target: "chatsdk::http", level,
-        method = method.as_str(),
-        route = route_label,
-        path = path.as_str(),
-        status = status.as_u16(),
-        latency_ms = (took.as_secs_f64() * 1e6).round() / 1e3,
-        request_id = &*id;
-        "request");
+    if let Some(path) = path {
+        // The path alone, never the query string: it may carry a token.
+        log::log!(target: "chatsdk::http", level,
+            method = method.as_str(),
+            route = route.as_deref().unwrap_or(UNMATCHED_ROUTE),
+            path = path.as_str(),
+            status = status.as_u16(),
+            latency_ms = (took.as_secs_f64() * 1e6).round() / 1e3,
+            request_id = &*id;
+            "request");
+    }
     if let Some(recorder) = recorder {
         recorder.observe(route, &method, status.as_u16(), took);
     }
