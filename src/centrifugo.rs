@@ -3,12 +3,13 @@
 //! Every call sends `X-Centrifugo-Error-Mode: transport`, so API errors come back as HTTP
 //! statuses with `{"code","message"}` instead of hiding inside 200 answers.
 
+use crate::metrics::Metrics;
 use crate::secret::Secret;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Upper bound for one API call, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +66,8 @@ pub struct CentrifugoClient {
     http: reqwest::Client,
     base_url: String,
     api_key: Secret,
+    /// Where publish latency and failures are counted (a no-op registry unless given).
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for CentrifugoClient {
@@ -90,7 +93,14 @@ impl CentrifugoClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,
+            metrics: Metrics::default(),
         })
+    }
+
+    /// Counts publishes in `metrics` (the server's registry).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// `/api/info`: proves Centrifugo answers and accepts our API key.
@@ -106,12 +116,25 @@ impl CentrifugoClient {
         skip_history: bool,
     ) -> Result<(), CentrifugoError> {
         let body = json!({"channel": channel, "data": data, "skip_history": skip_history});
-        self.call::<_, Value>("publish", &body).await.map(|_| ())
+        let started = Instant::now();
+        let result = self.call::<_, Value>("publish", &body).await.map(|_| ());
+        self.metrics.centrifugo_publish(started.elapsed(), &result);
+        result
     }
 
     /// `/api/batch`, run in order (`parallel: false`). One outcome per command, in input
     /// order; a broadcast counts as failed when any of its channels failed.
     pub async fn batch(
+        &self,
+        commands: &[Value],
+    ) -> Result<Vec<Result<(), ApiFailure>>, CentrifugoError> {
+        let started = Instant::now();
+        let result = self.run_batch(commands).await;
+        self.metrics.centrifugo_batch(started.elapsed(), &result);
+        result
+    }
+
+    async fn run_batch(
         &self,
         commands: &[Value],
     ) -> Result<Vec<Result<(), ApiFailure>>, CentrifugoError> {

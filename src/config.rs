@@ -81,6 +81,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+
+    /// Serve GET /metrics only on this address (e.g. 127.0.0.1:9090), not on CHATSDK_ADDR.
+    /// Unset: /metrics is on the main address.
+    #[arg(long, env = "CHATSDK_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 pub const DEFAULT_RATE_LIMIT_KEY: Rate = Rate::per_minute(6000);
@@ -164,6 +169,8 @@ pub struct Config {
     pub rate_limits: RateLimitArgs,
     /// Origins allowed to call `/api` from a browser; empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// A separate address for `/metrics`; `None`: served on `addr`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Longest clock leeway accepted: more would keep expired tokens alive.
@@ -299,6 +306,12 @@ impl ServeArgs {
                 }
             }
         }
+        if self
+            .metrics_addr
+            .is_some_and(|m| m == self.addr && m.port() != 0)
+        {
+            problems.push("CHATSDK_METRICS_ADDR must differ from CHATSDK_ADDR".to_string());
+        }
         match (jwt_secret, centrifugo_token_secret, centrifugo_api_key) {
             (Some(jwt_secret), Some(centrifugo_token_secret), Some(centrifugo_api_key))
                 if problems.is_empty() =>
@@ -319,6 +332,7 @@ impl ServeArgs {
                     jwt_leeway: self.jwt_leeway,
                     cors_origins,
                     rate_limits: self.rate_limits,
+                    metrics_addr: self.metrics_addr,
                 })
             }
             _ => Err(ConfigError { problems }),
@@ -398,6 +412,7 @@ mod tests {
             dev: false,
             sub_token_ttl: 300,
             rate_limits: RateLimitArgs::default(),
+            metrics_addr: None,
         }
     }
 

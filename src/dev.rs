@@ -89,6 +89,7 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         dev: false,
         jwt_leeway: crate::auth::tokens::CLOCK_LEEWAY_SECS,
         rate_limits: Default::default(),
+        metrics_addr: None,
     }
     .validate(dir.join("chatsdk.db"))
     .map_err(|e| e.to_string())?;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    chatsdk::logging::init();
     let json = cli.json;
     let result = match cli.command {
         Command::Serve(args) => return serve(*args, cli.database, json).await,

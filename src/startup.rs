@@ -5,15 +5,17 @@ use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::error::render_framework_error;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::relay::{self, RelayHandle};
 use crate::routes::{self, AppState};
+use crate::telemetry;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use std::future::Future;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -39,6 +41,8 @@ pub struct Application {
     db: Db,
     relay: RelayHandle,
     stopping: web::Data<AtomicBool>,
+    /// The `/metrics` server on `CHATSDK_METRICS_ADDR`, when set.
+    metrics_server: Option<Server>,
 }
 
 /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
@@ -59,14 +63,16 @@ impl Application {
     /// Like `build`, on a listener the caller bound (tests bind port 0).
     pub fn build_on(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         let db = Db::open(&config.database)?;
+        let metrics = Metrics::default();
         let centrifugo =
-            CentrifugoClient::new(&config.centrifugo_url, config.centrifugo_api_key.clone())?;
+            CentrifugoClient::new(&config.centrifugo_url, config.centrifugo_api_key.clone())?
+                .with_metrics(metrics.clone());
         let relay = relay::start(db.clone(), centrifugo.clone(), RELAY_LAST_PASS)
             .map_err(StartupError::Relay)?;
         let (db_handle, relay_handle) = (db.clone(), relay.clone());
         let stopping = web::Data::new(AtomicBool::new(false));
         let stopping_handle = stopping.clone();
-        let rate_limits = web::Data::new(RateLimits::new(&config.rate_limits));
+        let rate_limits = web::Data::new(RateLimits::new(&config.rate_limits, metrics.clone()));
         let state = web::Data::new(AppState {
             db,
             tokens: TokenIssuer::new(&TokenSettings {
@@ -80,7 +86,13 @@ impl Application {
             }),
             centrifugo,
             relay,
+            metrics: metrics.clone(),
         });
+        let metrics_server = match config.metrics_addr {
+            Some(addr) => Some(metrics_server(addr, state.clone())?),
+            None => None,
+        };
+        let metrics_here = config.metrics_addr.is_none();
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind {
@@ -94,6 +106,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(stopping.clone())
                 .app_data(rate_limits.clone())
+                .app_data(metrics.http_recorder())
                 .wrap(from_fn(close_when_stopping))
                 .wrap(from_fn(limit_header_size))
                 .wrap(ErrorHandlers::new().default_handler(render_framework_error))
@@ -103,13 +116,14 @@ impl Application {
                         .add(("Referrer-Policy", "no-referrer"))
                         .add(("Cache-Control", "no-store")),
                 )
-                // Path only (%U), never the query string: nothing secret reaches the log.
-                .wrap(
-                    Logger::new("%a \"%{METHOD}xi %U\" %s %b %Dms")
-                        .custom_request_replace("METHOD", |r| r.method().to_string())
-                        .exclude("/health"),
-                )
+                // Outermost: the id, metrics and log line see every answer, errors included.
+                .wrap(from_fn(telemetry::observe))
                 .configure(|cfg| routes::configure(cfg, &cors_origins))
+                .configure(|cfg| {
+                    if metrics_here {
+                        cfg.route("/metrics", web::get().to(routes::health::metrics));
+                    }
+                })
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
@@ -127,6 +141,7 @@ impl Application {
             db: db_handle,
             relay: relay_handle,
             stopping: stopping_handle,
+            metrics_server,
         })
     }
 
@@ -144,6 +159,11 @@ impl Application {
     /// requests (bounded), give the relay one last bounded pass, checkpoint the WAL.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let metrics_server = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let stopping = self.stopping.clone();
         let mut server = std::pin::pin!(self.server);
         let served = tokio::select! {
@@ -157,6 +177,9 @@ impl Application {
                 server.await
             }
         };
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.stop(false).await;
+        }
         log::info!("stopping: delivering queued events, then checkpointing the database");
         let relay = self.relay.clone();
         let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
@@ -166,6 +189,28 @@ impl Application {
         log::info!("stopped");
         served
     }
+}
+
+/// A small server for `GET /metrics` alone, on the internal address `addr`.
+fn metrics_server(addr: SocketAddr, state: web::Data<AppState>) -> Result<Server, StartupError> {
+    let bind = |source| StartupError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(bind)?;
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(ErrorHandlers::new().default_handler(render_framework_error))
+            .route("/metrics", web::get().to(routes::health::metrics))
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(bind)?
+    .run())
 }
 
 /// Resolves at the first SIGTERM (what `docker compose stop` sends) or SIGINT (Ctrl-C).

@@ -148,14 +148,15 @@ impl User {
     }
 }
 
-/// Applies `patch` to the user (creating it when new) inside the caller's transaction.
-/// Runs on the writer, so concurrent upserts of one new id cannot both insert.
+/// Applies `patch` to the user (creating it when new) inside the caller's transaction;
+/// true when it created the user. Runs on the writer, so concurrent upserts of one new id
+/// cannot both insert.
 pub fn upsert(
     conn: &Connection,
     app_id: &str,
     id: &str,
     patch: &UserPatch,
-) -> Result<User, ApiError> {
+) -> Result<(User, bool), ApiError> {
     let stored = find(conn, app_id, id)?;
     let existed = stored.is_some();
     let mut user = stored.clone().unwrap_or_else(|| User::bare(id));
@@ -165,7 +166,7 @@ pub fn upsert(
     if stored.as_ref() != Some(&user) {
         user.pk = save(conn, app_id, &user, existed)?;
     }
-    Ok(user)
+    Ok((user, !existed))
 }
 
 /// The current token generation of a live user; `None` when there is no such user.

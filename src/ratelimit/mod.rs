@@ -10,6 +10,7 @@ pub use window::{Decision, Limiter, MAX_KEYS_PER_SHARD, Rate};
 
 use crate::config::{RateLimitArgs, RateLimitMode};
 use crate::error::ApiError;
+use crate::metrics::{Limit, Metrics};
 use crate::routes::auth::Caller;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -26,6 +27,7 @@ pub const RESET_HEADER: &str = "x-ratelimit-reset";
 pub struct RateLimits {
     classes: Option<Classes>,
     trusted_proxies: Vec<IpNet>,
+    metrics: Metrics,
 }
 
 struct Classes {
@@ -44,7 +46,7 @@ enum UserClass {
 }
 
 impl RateLimits {
-    pub fn new(args: &RateLimitArgs) -> Self {
+    pub fn new(args: &RateLimitArgs, metrics: Metrics) -> Self {
         let classes = (args.mode == RateLimitMode::On).then(|| Classes {
             key: Limiter::new(args.rate_limit_key),
             user_writes: Limiter::new(args.rate_limit_user_writes),
@@ -54,6 +56,7 @@ impl RateLimits {
         Self {
             classes,
             trusted_proxies: args.trusted_proxies.0.clone(),
+            metrics,
         }
     }
 
@@ -62,7 +65,7 @@ impl RateLimits {
         let Some(c) = &self.classes else {
             return Ok(None);
         };
-        allow(c.key.hit(key_id))
+        self.allow(Limit::Key, c.key.hit(key_id))
     }
 
     /// Turns a failed authentication into what the client gets: the 401 itself while its
@@ -89,7 +92,7 @@ impl RateLimits {
         let ip = self
             .client_ip(req)
             .map_or_else(String::new, |ip| ip.to_string());
-        match allow(c.auth_failures.hit(&ip)) {
+        match self.allow(Limit::AuthFailures, c.auth_failures.hit(&ip)) {
             Ok(_) => error,
             Err(limited) => limited,
         }
@@ -99,11 +102,21 @@ impl RateLimits {
         let Some(c) = &self.classes else {
             return Ok(None);
         };
-        let limiter = match class {
-            UserClass::Writes => &c.user_writes,
-            UserClass::Typing => &c.typing,
+        let (limiter, limit) = match class {
+            UserClass::Writes => (&c.user_writes, Limit::UserWrites),
+            UserClass::Typing => (&c.typing, Limit::Typing),
         };
-        allow(limiter.hit(user_key))
+        self.allow(limit, limiter.hit(user_key))
+    }
+
+    /// The decision as a result; a refusal is counted in the metrics.
+    fn allow(&self, limit: Limit, decision: Decision) -> Result<Option<Decision>, ApiError> {
+        if decision.allowed {
+            Ok(Some(decision))
+        } else {
+            self.metrics.rate_limited(limit);
+            Err(ApiError::RateLimited(decision))
+        }
     }
 
     fn client_ip(&self, req: &ServiceRequest) -> Option<std::net::IpAddr> {
@@ -117,14 +130,6 @@ impl RateLimits {
             forwarded.into_iter(),
             &self.trusted_proxies,
         )
-    }
-}
-
-fn allow(decision: Decision) -> Result<Option<Decision>, ApiError> {
-    if decision.allowed {
-        Ok(Some(decision))
-    } else {
-        Err(ApiError::RateLimited(decision))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::db::{DbError, now_ms, outbox};
 use crate::error::ApiError;
+use crate::metrics::Gauge;
 use crate::routes::AppState;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -60,29 +61,29 @@ async fn outbox_backlog(state: &AppState) -> Option<(i64, f64)> {
     Some((pending, age))
 }
 
-/// Prometheus text format. A first set of gauges; request metrics come with the metrics work.
+/// Prometheus text format: the app's registry, plus the outbox gauges read from SQLite.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut out = String::new();
+    let mut gauges = Vec::new();
     if let Some((pending, age)) = outbox_backlog(&state).await {
-        out.push_str(
-            "# HELP chatsdk_outbox_pending_events Realtime events waiting for Centrifugo.\n",
-        );
-        out.push_str("# TYPE chatsdk_outbox_pending_events gauge\n");
-        out.push_str(&format!("chatsdk_outbox_pending_events {pending}\n"));
-        out.push_str(
-            "# HELP chatsdk_outbox_oldest_pending_age_seconds Age of the oldest waiting event.\n",
-        );
-        out.push_str("# TYPE chatsdk_outbox_oldest_pending_age_seconds gauge\n");
-        out.push_str(&format!(
-            "chatsdk_outbox_oldest_pending_age_seconds {age}\n"
-        ));
+        gauges.push(Gauge {
+            name: "chatsdk_outbox_pending_events",
+            help: "Realtime events waiting for Centrifugo.",
+            value: pending as f64,
+        });
+        gauges.push(Gauge {
+            name: "chatsdk_outbox_oldest_pending_age_seconds",
+            help: "Age of the oldest waiting event.",
+            value: age,
+        });
     }
     if let Ok(failed) = state.db.read(outbox::failed_count).await {
-        out.push_str("# HELP chatsdk_outbox_failed_events Events Centrifugo refused for good (kept in outbox_failed).\n");
-        out.push_str("# TYPE chatsdk_outbox_failed_events gauge\n");
-        out.push_str(&format!("chatsdk_outbox_failed_events {failed}\n"));
+        gauges.push(Gauge {
+            name: "chatsdk_outbox_failed_events",
+            help: "Events Centrifugo refused for good (kept in outbox_failed).",
+            value: failed as f64,
+        });
     }
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(out)
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(state.metrics.render(&gauges))
 }

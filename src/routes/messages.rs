@@ -68,6 +68,7 @@ pub async fn send(
         parent_id: b.parent_id,
     };
     let (message, created) = write(&state, move |c| chat::send(c, &ctx, &id, req)).await?;
+    state.metrics.message_sent(created);
     Ok(created_or_existing(created, message))
 }
 

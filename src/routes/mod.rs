@@ -29,6 +29,7 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     pub centrifugo: CentrifugoClient,
     pub relay: RelayHandle,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Runs a chat write in one transaction, then wakes the relay for the events it queued.
@@ -101,7 +102,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         )
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/ready").route(web::get().to(health::ready)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
         .service(
             web::scope("/api")
                 .wrap(from_fn(auth::require_caller))

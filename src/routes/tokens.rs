@@ -100,10 +100,11 @@ pub async fn issue_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, patch) = body.0.parse()?;
     let app_id = app.app_id.clone();
-    let user = state
+    let (user, created) = state
         .db
         .write(move |c| users::upsert(c, &app_id, user_id.as_str(), &patch))
         .await?;
+    state.metrics.user_upserted(created);
     let info = WsInfo {
         id: &user.id,
         name: user.name.as_deref(),
@@ -115,6 +116,7 @@ pub async fn issue_tokens(
         &crate::realtime::personal_channel(user.pk),
         user.token_generation,
     )?;
+    state.metrics.token_issued();
     Ok(HttpResponse::Ok().json(TokenResponse {
         token: issued.token,
         ws_token: issued.ws_token,

@@ -120,6 +120,7 @@ impl TestApp {
             dev: false,
             jwt_leeway: chatsdk::auth::tokens::CLOCK_LEEWAY_SECS,
             rate_limits: Default::default(),
+            metrics_addr: None,
         };
         adjust(&mut args);
         let config = args

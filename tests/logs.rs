@@ -1,0 +1,324 @@
+//! Request ids (`X-Request-Id`) and request logs: one line per request, and with
+//! `CHATSDK_LOG_FORMAT=json` one JSON object per line from the real binary, without secrets.
+
+mod common;
+
+use common::{TestApp, assert_error};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn request_id(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("x-request-id")
+        .unwrap_or_else(|| panic!("no X-Request-Id on a {} answer", res.status()))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn is_generated_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[actix_web::test]
+async fn every_answer_carries_a_request_id_errors_included() {
+    let app = TestApp::start().await;
+    let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
+
+    let ok = get("/health").await.unwrap();
+    let unknown = get("/no/such/route").await.unwrap();
+    let unauthenticated = get("/api/me").await.unwrap();
+    let bad_key = app
+        .post_tokens_with_key("chatsdk_key_bad", &json!({"userId": "a"}))
+        .await;
+
+    let ids: Vec<String> = [&ok, &unknown, &unauthenticated, &bad_key]
+        .iter()
+        .map(|r| request_id(r))
+        .collect();
+    for id in &ids {
+        assert!(is_generated_id(id), "{id}");
+    }
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ids.len(), "one id per request: {ids:?}");
+    assert_eq!(ok.status(), 200);
+    assert_error(unknown, 404, "not_found").await;
+    assert_error(unauthenticated, 401, "missing_token").await;
+    assert_error(bad_key, 401, "invalid_api_key").await;
+}
+
+#[actix_web::test]
+async fn a_safe_incoming_request_id_is_echoed_and_an_unsafe_one_replaced() {
+    let app = TestApp::start().await;
+    let with_id = |path: &str, id: &str| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .header("X-Request-Id", id)
+            .send()
+    };
+    let safe = "Trace-1.2_3";
+    let longest = "a".repeat(64);
+    for (path, id) in [("/health", safe), ("/api/me", safe), ("/nope", &longest)] {
+        let res = with_id(path, id).await.unwrap();
+        assert_eq!(request_id(&res), id, "{path} echoes {id}");
+    }
+    let too_long = "a".repeat(65);
+    for id in ["has space", "a\"b", "key=value", "a/b", &too_long] {
+        let res = with_id("/api/me", id).await.unwrap();
+        let got = request_id(&res);
+        assert!(
+            is_generated_id(&got),
+            "{id:?} replaced by one of ours: {got}"
+        );
+        assert_error(res, 401, "missing_token").await;
+    }
+}
+
+/// The real binary, serving with `env` added, its stderr and stdout in `serve.log`.
+struct Served {
+    child: tokio::process::Child,
+    base: String,
+    log_path: std::path::PathBuf,
+    api_key: String,
+    centrifugo: Option<chatsdk::centrifugo_process::CentrifugoProcess>,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(env: &[(&str, &str)]) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
+    let db = dir.path().join("chatsdk.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+        .args(["--json", "app", "create", "--name", "logs"])
+        .env("CHATSDK_DATABASE", &db)
+        .output()
+        .unwrap();
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let port = common::free_port();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+        .arg("serve")
+        .env_remove("RUST_LOG")
+        .env_remove("CHATSDK_LOG_FORMAT")
+        .envs(env.iter().copied())
+        .env("CHATSDK_DATABASE", &db)
+        .env("CHATSDK_ADDR", format!("127.0.0.1:{port}"))
+        .env("CHATSDK_JWT_SECRET", common::JWT_SECRET)
+        .env(
+            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
+            common::CENTRIFUGO_SECRET,
+        )
+        .env("CENTRIFUGO_HTTP_API_KEY", common::CENTRIFUGO_API_KEY)
+        .env("CENTRIFUGO_URL", &centrifugo.internal_url)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the binary serves");
+    Served {
+        child,
+        base,
+        log_path,
+        api_key: created["apiKey"].as_str().unwrap().to_string(),
+        centrifugo: Some(centrifugo),
+        _dir: dir,
+    }
+}
+
+/// A secret in the forms a log could carry it: as is, base64url, percent-encoded.
+fn encodings(secret: &str) -> [String; 3] {
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret);
+    let pct: String = secret
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    [secret.to_string(), b64, pct]
+}
+
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secret() {
+    let mut served = serve(&[("CHATSDK_LOG_FORMAT", "json"), ("RUST_LOG", "debug")]).await;
+    let (http, base) = (reqwest::Client::new(), served.base.clone());
+    // Every request we make, by the id its answer carried: (method, path, status).
+    let mut sent: HashMap<String, (&str, &str, u16)> = HashMap::new();
+
+    let res = http
+        .post(format!("{base}/tokens"))
+        .header("X-API-Key", &served.api_key)
+        .header("X-Request-Id", "from-backend.42")
+        .json(&json!({"userId": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request_id(&res), "from-backend.42");
+    sent.insert(request_id(&res), ("POST", "/tokens", 200));
+    let body: Value = res.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    let ws_token = body["wsToken"].as_str().unwrap().to_string();
+    let res = http
+        .post(format!("{base}/api/channels"))
+        .bearer_auth(&token)
+        .json(&json!({"id": "room"}))
+        .send()
+        .await
+        .unwrap();
+    sent.insert(request_id(&res), ("POST", "/api/channels", 201));
+    let res = http
+        .post(format!("{base}/api/channels/room/messages"))
+        .bearer_auth(&token)
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    sent.insert(
+        request_id(&res),
+        ("POST", "/api/channels/room/messages", 201),
+    );
+    let res = http
+        .get(format!("{base}/api/me?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    sent.insert(request_id(&res), ("GET", "/api/me", 401));
+    let res = http
+        .post(format!("{base}/tokens"))
+        .header("X-API-Key", "chatsdk_key_bad")
+        .send()
+        .await
+        .unwrap();
+    sent.insert(request_id(&res), ("POST", "/tokens", 401));
+    let res = http.get(format!("{base}/health")).send().await.unwrap();
+    let health_id = request_id(&res);
+    sent.insert(health_id.clone(), ("GET", "/health", 200));
+    served.centrifugo.take().unwrap().stop().await;
+    let res = http.get(format!("{base}/ready")).send().await.unwrap();
+    let ready_id = request_id(&res);
+    sent.insert(ready_id.clone(), ("GET", "/ready", 503));
+    served.child.kill().await.unwrap();
+
+    let log = std::fs::read_to_string(&served.log_path).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > sent.len(), "{log}");
+    for line in &lines {
+        for field in ["ts", "level", "target", "msg"] {
+            assert!(line[field].is_string(), "{field} in {line}");
+        }
+    }
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "chatsdk::http")
+        .collect();
+    for (id, (method, path, status)) in &sent {
+        let mine: Vec<&&Value> = requests
+            .iter()
+            .filter(|l| l["request_id"] == id.as_str())
+            .collect();
+        assert_eq!(mine.len(), 1, "one line for {method} {path}: {mine:?}");
+        let line = mine[0];
+        assert_eq!(line["method"], *method, "{line}");
+        assert_eq!(line["path"], *path, "never the query string: {line}");
+        assert_eq!(line["status"], *status, "{line}");
+        assert!(
+            line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+            "{line}"
+        );
+        let level = if *path == "/health" { "DEBUG" } else { "INFO" };
+        assert_eq!(line["level"], level, "{line}");
+    }
+    let route_of = |path: &str| {
+        requests
+            .iter()
+            .find(|l| l["path"] == path)
+            .map(|l| l["route"].clone())
+    };
+    assert_eq!(
+        route_of("/api/channels/room/messages"),
+        Some(json!("/api/channels/{id}/messages"))
+    );
+    assert!(
+        lines.iter().any(|l| l["level"] == "WARN"
+            && l["msg"].as_str().unwrap().starts_with("not ready")
+            && l["request_id"] == ready_id.as_str()),
+        "the 503's cause is logged with its request id: {log}"
+    );
+    for secret in [
+        common::JWT_SECRET,
+        common::CENTRIFUGO_SECRET,
+        common::CENTRIFUGO_API_KEY,
+        &served.api_key,
+        &token,
+        &ws_token,
+        "chatsdk_key_bad",
+    ] {
+        for form in encodings(secret) {
+            assert!(!log.contains(&form), "a secret reached the log");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn text_logs_stay_the_default_with_one_line_per_request() {
+    let mut served = serve(&[]).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/tokens", served.base))
+        .header("X-API-Key", &served.api_key)
+        .json(&json!({"userId": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    let id = request_id(&res);
+    http.get(format!("{}/health", served.base))
+        .send()
+        .await
+        .unwrap();
+    served.child.kill().await.unwrap();
+
+    let log = std::fs::read_to_string(&served.log_path).unwrap();
+    let mine: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+    assert_eq!(mine.len(), 1, "{log}");
+    let line = mine[0];
+    assert!(
+        serde_json::from_str::<Value>(line).is_err(),
+        "text, not JSON"
+    );
+    for part in [
+        "INFO",
+        "method=POST",
+        "route=/tokens",
+        "path=/tokens",
+        "status=200",
+        "latency_ms=",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(
+        !log.contains("path=/health"),
+        "probes stay out of the info log: {log}"
+    );
+}
