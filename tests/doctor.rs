@@ -2,6 +2,8 @@
 
 mod common;
 
+use chatsdk::centrifugo_process::{CentrifugoOptions, CentrifugoProcess};
+use chatsdk::secret::Secret;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,6 +19,7 @@ const OTHER_TOKEN_SECRET: &str = "other-centrifugo-secret-0123456789abcdef01";
 const OTHER_API_KEY: &str = "other-centrifugo-api-key-0123456789";
 
 /// The settings of one doctor run; each test changes what it is about.
+#[derive(Clone)]
 struct Setup {
     database: PathBuf,
     env: Vec<(&'static str, String)>,
@@ -427,5 +430,71 @@ async fn a_database_from_a_newer_chatsdk_fails() {
         outcome.says("database").contains("newer"),
         "{}",
         outcome.text
+    );
+}
+
+#[actix_web::test]
+async fn browser_origins_are_checked_against_centrifugos_allowed_origins() {
+    // Centrifugo runs the config `chatsdk centrifugo-config --allowed-origin …` prints.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+        .args([
+            "centrifugo-config",
+            "--allowed-origin",
+            "http://localhost:3000",
+        ])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    std::fs::write(&config, &generated.stdout).unwrap();
+    let (port, internal_port) = (common::free_port(), common::free_port());
+    let centrifugo = CentrifugoProcess::start(&CentrifugoOptions {
+        binary: common::centrifugo_binary(),
+        config,
+        port: Some(port),
+        internal_port: Some(internal_port),
+        address: Some("127.0.0.1".into()),
+        token_secret: Secret::new(common::CENTRIFUGO_SECRET),
+        api_key: Secret::new(common::CENTRIFUGO_API_KEY),
+        workdir: dir.path().to_path_buf(),
+        log_file: Some(dir.path().join("centrifugo.log")),
+    })
+    .await
+    .expect("Centrifugo starts with the generated config");
+    let setup = Setup::new(
+        database_with_an_app(dir.path()),
+        &centrifugo.internal_url,
+        &centrifugo.ws_url,
+    );
+
+    let allowed = setup
+        .clone()
+        .set("CHATSDK_CORS_ORIGINS", "http://localhost:3000")
+        .run()
+        .await;
+    let partly = setup
+        .clone()
+        .set(
+            "CHATSDK_CORS_ORIGINS",
+            "http://localhost:3000,https://app.example.com",
+        )
+        .run()
+        .await;
+
+    assert_eq!(allowed.code, Some(0), "{}", allowed.text);
+    assert_eq!(allowed.status("browser origins"), "ok");
+    assert_ne!(partly.code, Some(0), "{}", partly.text);
+    assert_eq!(partly.status("browser origins"), "fail");
+    assert_eq!(
+        partly.check("browser origins")["details"],
+        serde_json::json!(["https://app.example.com is refused"])
+    );
+    assert!(
+        partly
+            .says("browser origins")
+            .contains("CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"),
+        "{}",
+        partly.text
     );
 }

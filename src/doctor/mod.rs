@@ -147,6 +147,7 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
         .clone()
         .filter(|s| !s.is_empty());
     checks.push(realtime::check_websocket(&args.centrifugo_ws_url, token_secret, ws_ttl).await);
+    checks.extend(realtime::check_origins(&args.centrifugo_ws_url, &args.cors_origins).await);
     checks.push(realtime::client_url(&args.centrifugo_ws_url, args.addr));
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),

@@ -11,13 +11,16 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::http::header::{HeaderValue, ORIGIN};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 const API: &str = "centrifugo api";
 const WEBSOCKET: &str = "centrifugo websocket";
 const CLIENT_URL: &str = "client url";
+const ORIGINS: &str = "browser origins";
 /// Limit for the WebSocket handshake, and again for Centrifugo's connect reply.
 const WS_TIMEOUT: Duration = Duration::from_secs(3);
 /// The doctor's connections appear under this name in Centrifugo (connect `name`).
@@ -148,10 +151,7 @@ enum Refusal {
 
 /// Handshake, `connect` command, first reply; returns the client id Centrifugo assigned.
 async fn connect(ws_url: &str, token: &str) -> Result<String, Refusal> {
-    let (mut ws, _) = timeout(WS_TIMEOUT, tokio_tungstenite::connect_async(ws_url))
-        .await
-        .map_err(|_| Refusal::Timeout("the WebSocket handshake"))?
-        .map_err(handshake_refusal)?;
+    let mut ws = handshake(ws_url, None).await?;
     let command = json!({"id": 1, "connect": {"token": token, "name": CLIENT_NAME}});
     ws.send(Message::text(command.to_string()))
         .await
@@ -191,6 +191,82 @@ async fn connect(ws_url: &str, token: &str) -> Result<String, Refusal> {
             .unwrap_or("no message")
             .to_string(),
     ))
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The WebSocket upgrade, sending `Origin` as a browser at `origin` would.
+async fn handshake(ws_url: &str, origin: Option<&str>) -> Result<WsStream, Refusal> {
+    let mut request = ws_url
+        .into_client_request()
+        .map_err(|e| Refusal::Other(e.to_string()))?;
+    if let Some(origin) = origin {
+        let value = HeaderValue::from_str(origin).map_err(|e| Refusal::Other(e.to_string()))?;
+        request.headers_mut().insert(ORIGIN, value);
+    }
+    let (ws, _) = timeout(WS_TIMEOUT, tokio_tungstenite::connect_async(request))
+        .await
+        .map_err(|_| Refusal::Timeout("the WebSocket handshake"))?
+        .map_err(handshake_refusal)?;
+    Ok(ws)
+}
+
+/// Whether Centrifugo lets browsers at `origins` (CHATSDK_CORS_ORIGINS) open a WebSocket:
+/// it answers 403 to an `Origin` missing from its client.allowed_origins.
+pub async fn check_origins(ws_url: &str, origins: &[String]) -> Option<Check> {
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| o.starts_with("http://") || o.starts_with("https://"))
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let (mut allowed, mut refused) = (Vec::new(), Vec::new());
+    for origin in &origins {
+        match handshake(ws_url, Some(origin)).await {
+            Ok(mut ws) => {
+                let _ = ws.close(None).await;
+                allowed.push(*origin);
+            }
+            Err(Refusal::Http(403)) => refused.push(*origin),
+            Err(_) => {
+                return Some(Check::new(
+                    ORIGINS,
+                    Status::Skipped,
+                    "cannot reach CENTRIFUGO_WS_URL (see above)",
+                ));
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Some(Check::ok(
+            ORIGINS,
+            format!(
+                "Centrifugo accepts WebSockets from CHATSDK_CORS_ORIGINS: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let mut check = Check::fail(
+        ORIGINS,
+        format!(
+            "Centrifugo refuses WebSockets (403) from {} of the {} browser origins in CHATSDK_CORS_ORIGINS",
+            refused.len(),
+            origins.len()
+        ),
+        format!(
+            "allow them where Centrifugo runs: CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=\"{}\" (space-separated), or client.allowed_origins from `chatsdk centrifugo-config{}`",
+            origins.join(" "),
+            origins
+                .iter()
+                .map(|o| format!(" --allowed-origin {o}"))
+                .collect::<String>()
+        ),
+    );
+    check.details = refused.iter().map(|o| format!("{o} is refused")).collect();
+    Some(check)
 }
 
 fn handshake_refusal(e: WsError) -> Refusal {
