@@ -4,12 +4,16 @@
 //! Every check runs even when an earlier one failed (with whatever settings exist), so one
 //! run shows every problem. Each network step has a short timeout; no secret is printed.
 
+mod centrifugo_api;
 mod database;
-mod realtime;
+mod websocket;
 
 use crate::config::{MAX_TOKEN_TTL_SECS, ServeArgs};
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// The first step of every "Centrifugo is not there" fix.
+const START_CENTRIFUGO: &str = "is Centrifugo running? Start it with `centrifugo -c centrifugo/config.json` (or `chatsdk dev`)";
 
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -136,7 +140,8 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
     let mut checks = vec![configuration(&args, &database)];
     checks.push(database::check(database).await);
     let api_key = args.centrifugo_api_key.clone().filter(|k| !k.is_empty());
-    checks.push(realtime::check_api(args.centrifugo_url.trim_end_matches('/'), api_key).await);
+    checks
+        .push(centrifugo_api::check_api(args.centrifugo_url.trim_end_matches('/'), api_key).await);
     let ws_ttl = args
         .ws_token_ttl
         .unwrap_or(args.token_ttl)
@@ -146,9 +151,9 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
         .centrifugo_token_secret
         .clone()
         .filter(|s| !s.is_empty());
-    checks.push(realtime::check_websocket(&args.centrifugo_ws_url, token_secret, ws_ttl).await);
-    checks.extend(realtime::check_origins(&args.centrifugo_ws_url, &args.cors_origins).await);
-    checks.push(realtime::client_url(&args.centrifugo_ws_url, args.addr));
+    checks.push(websocket::check_websocket(&args.centrifugo_ws_url, token_secret, ws_ttl).await);
+    checks.extend(websocket::check_origins(&args.centrifugo_ws_url, &args.cors_origins).await);
+    checks.push(websocket::client_url(&args.centrifugo_ws_url, args.addr));
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),
         ws_url: args.centrifugo_ws_url,
