@@ -1,4 +1,4 @@
-//! The `chatsdk` command line: serve, app, key, healthcheck, dev.
+//! The `chatsdk` command line: serve, app, key, healthcheck, dev, centrifugo-config, doctor.
 
 use crate::auth::api_key;
 use crate::config::{DEFAULT_ADDR, ServeArgs};
@@ -58,6 +58,18 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the Centrifugo v6 config that matches this ChatSDK (centrifugo/config.json).
+    CentrifugoConfig(CentrifugoConfigArgs),
+    /// Check the configuration, database and Centrifugo (API and a real WebSocket connect).
+    Doctor(Box<ServeArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct CentrifugoConfigArgs {
+    /// A browser origin to put in client.allowed_origins (repeatable); by default none:
+    /// set them where Centrifugo runs, with CENTRIFUGO_CLIENT_ALLOWED_ORIGINS.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,12 +3,14 @@
 
 pub mod auth;
 pub mod centrifugo;
+pub mod centrifugo_config;
 pub mod centrifugo_process;
 pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod ids;

@@ -25,6 +25,15 @@ async fn main() -> ExitCode {
             Ok(db) => key_command(&db, cmd).await,
             Err(e) => Err(e),
         },
+        Command::CentrifugoConfig(args) => {
+            // Already JSON with its trailing newline, whatever --json says.
+            print!(
+                "{}",
+                chatsdk::centrifugo_config::CentrifugoConfig::new(args.allowed_origins).to_json()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Doctor(args) => return doctor(*args, cli.database, json).await,
     };
     report(result, json)
 }
@@ -95,5 +104,24 @@ async fn serve(
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints the doctor's report; exit 0 only when no check failed.
+async fn doctor(
+    args: chatsdk::config::ServeArgs,
+    database: std::path::PathBuf,
+    json: bool,
+) -> ExitCode {
+    let report = chatsdk::doctor::run(args, database).await;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_human());
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

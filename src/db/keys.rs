@@ -119,3 +119,13 @@ pub fn expire_at(conn: &Connection, id: &str, at: i64) -> DbResult<()> {
     .execute(params![id, at])?;
     Ok(())
 }
+
+/// Keys that work now (not revoked, not past a rotation's grace), over all apps.
+pub fn count_live(conn: &Connection, now_ms: i64) -> DbResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM api_keys
+         WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)",
+        params![now_ms],
+        |r| r.get(0),
+    )?)
+}

@@ -11,6 +11,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_revocation.sql"),
 ];
 
+/// The schema version this build creates and expects (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 pub fn apply(conn: &mut Connection) -> DbResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod members;
 pub mod messages;
 mod migrations;
+pub use migrations::SCHEMA_VERSION;
 pub mod outbox;
 pub mod users;
 
