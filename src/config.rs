@@ -11,7 +11,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Longest token lifetime we accept (30 days); longer-lived tokens defeat revocation.
 pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-pub const DEFAULT_CENTRIFUGO_URL: &str = "http://localhost:8000";
+/// Centrifugo's internal port, where its server API (`/api`) listens with our config.
+pub const DEFAULT_CENTRIFUGO_URL: &str = "http://localhost:9000";
 /// Where browsers and apps open their Centrifugo WebSocket (the public port, not the API's).
 pub const DEFAULT_CENTRIFUGO_WS_URL: &str = "ws://localhost:8000/connection/websocket";
 
