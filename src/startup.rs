@@ -59,6 +59,10 @@ impl Application {
     /// Like `build`, on a listener the caller bound (tests bind port 0).
     pub fn build_on(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         let db = Db::open(&config.database)?;
+        let demo = config
+            .demo
+            .then(|| routes::demo::Demo::start(config))
+            .transpose()?;
         let centrifugo =
             CentrifugoClient::new(&config.centrifugo_url, config.centrifugo_api_key.clone())?;
         let relay = relay::start(db.clone(), centrifugo.clone(), RELAY_LAST_PASS)
@@ -109,7 +113,7 @@ impl Application {
                         .custom_request_replace("METHOD", |r| r.method().to_string())
                         .exclude("/health"),
                 )
-                .configure(|cfg| routes::configure(cfg, &cors_origins))
+                .configure(|cfg| routes::configure(cfg, &cors_origins, demo.as_ref()))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
