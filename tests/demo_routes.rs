@@ -19,7 +19,12 @@ async fn post_demo_token(app: &TestApp, body: &Value) -> reqwest::Response {
 async fn without_chatsdk_demo_the_page_and_the_token_route_are_404() {
     let app = TestApp::start().await;
 
-    for path in ["/demo", "/demo/", "/demo/app.js", "/demo/vendor/centrifuge.js"] {
+    for path in [
+        "/demo",
+        "/demo/",
+        "/demo/app.js",
+        "/demo/vendor/centrifuge.js",
+    ] {
         let res = app
             .http
             .get(format!("{}{path}", app.base))
@@ -48,7 +53,10 @@ async fn the_page_and_its_assets_are_served_from_the_binary() {
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self';"), "{csp}");
     assert!(
-        csp.contains(&format!("connect-src 'self' {};", app.config.centrifugo_ws_url)),
+        csp.contains(&format!(
+            "connect-src 'self' {};",
+            app.config.centrifugo_ws_url
+        )),
         "{csp}"
     );
     assert!(page.text().await.unwrap().contains("/demo/app.js"));
@@ -97,8 +105,8 @@ async fn the_demo_token_route_issues_tokens_of_the_demo_app_with_the_websocket_u
     assert_eq!(jwt_claims(body["token"].as_str().unwrap())["app"], "demo");
     let me = app.get_me(body["token"].as_str().unwrap()).await;
     assert_eq!(me.status(), 200);
-    let ws = common::official_client_connect(&app.ws_url(), body["wsToken"].as_str().unwrap())
-        .await;
+    let ws =
+        common::official_client_connect(&app.ws_url(), body["wsToken"].as_str().unwrap()).await;
     assert_eq!(ws["connected"], true, "{ws}");
     let apps = app.cli_json(&["app", "list"]);
     assert!(apps.to_string().contains("\"demo\""), "{apps}");

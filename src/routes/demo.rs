@@ -63,7 +63,7 @@ fn content_security_policy(ws_url: &str) -> String {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'\'' | b'"'));
     let ws = if plain { ws_url } else { "ws: wss:" };
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self' {ws}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }
