@@ -3,6 +3,7 @@
 //! expire during the test, so the page must renew them through `getToken`.
 //!
 //! Needs `/usr/bin/chromium` (or CHROMIUM_BIN) and `npm ci` in examples/web: `bash .ci/demo-deps`.
+//! `CHATSDK_DEMO_SCREENSHOT=path.png` also saves both pages side by side.
 
 mod common;
 

@@ -83,6 +83,12 @@
 
   const channelPath = (id) => `/channels/${encodeURIComponent(id)}`;
 
+  /** For getToken: a refusal that retrying cannot fix stops the client's retries. */
+  function tokenError(e) {
+    const final = e instanceof ApiError && e.status < 500 && e.status !== 429;
+    return final ? new Centrifuge.UnauthorizedError(e.message) : e;
+  }
+
   // ---- realtime ---------------------------------------------------------------------
 
   function connect() {
@@ -91,7 +97,11 @@
       // Called before the wsToken expires (and after a "token expired" reply).
       getToken: async () => {
         state.stats.wsTokenRefreshes += 1;
-        return (await fetchTokens()).wsToken;
+        try {
+          return (await fetchTokens()).wsToken;
+        } catch (e) {
+          throw tokenError(e);
+        }
       },
     });
     centrifuge.on('state', (ctx) => {
@@ -123,7 +133,11 @@
       getToken: async ({ channel }) => {
         state.stats.subTokenFetches += 1;
         renderStatus();
-        return (await api('POST', '/subscription-token', { channel })).token;
+        try {
+          return (await api('POST', '/subscription-token', { channel })).token;
+        } catch (e) {
+          throw tokenError(e); // e.g. 404: no longer a member
+        }
       },
     });
     sub.on('publication', (ctx) => onChatEvent(room, ctx.data));

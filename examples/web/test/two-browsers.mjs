@@ -91,6 +91,7 @@ async function run(opts) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_BIN)`);
   }
+  // launch() gives the browser a fresh temporary profile (--user-data-dir) every run.
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   try {
     const alice = await openUser(browser, opts.url, 'alice');
