@@ -21,6 +21,9 @@ RUN mkdir src \
 
 # The whole tree: src/db/ embeds its migrations with include_str!.
 COPY src ./src
+# The browser demo page, embedded with include_str! (served only when CHATSDK_DEMO=1).
+COPY examples/web/index.html examples/web/app.js examples/web/style.css ./examples/web/
+COPY examples/web/vendor ./examples/web/vendor
 # COPY keeps the context's mtimes, which can be older than the stub build.
 # distroless has no shell to mkdir/chown, so the data dir is made here too.
 RUN touch src/main.rs src/lib.rs \

@@ -28,6 +28,9 @@ pub struct CentrifugoOptions {
     pub workdir: PathBuf,
     /// Where its log goes; inherited when `None`.
     pub log_file: Option<PathBuf>,
+    /// Browser origins it accepts, space-separated (`CENTRIFUGO_CLIENT_ALLOWED_ORIGINS`);
+    /// `None` keeps the config file's.
+    pub allowed_origins: Option<String>,
 }
 
 /// A running Centrifugo; killed when dropped.
@@ -75,6 +78,9 @@ impl CentrifugoProcess {
         .current_dir(&opts.workdir)
         .stdin(Stdio::null())
         .kill_on_drop(true);
+        if let Some(origins) = &opts.allowed_origins {
+            cmd.env("CENTRIFUGO_CLIENT_ALLOWED_ORIGINS", origins);
+        }
         match &opts.log_file {
             Some(path) => {
                 let log = std::fs::File::create(path).map_err(|source| {

@@ -26,6 +26,9 @@ pub struct DevArgs {
     /// Address the service listens on.
     #[arg(long, env = "CHATSDK_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
+    /// Also serve the browser chat demo at /demo (and let Centrifugo accept its origin).
+    #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    pub demo: bool,
 }
 
 const SECRET_NAMES: [&str; 3] = [
@@ -69,6 +72,7 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         api_key: secrets["CENTRIFUGO_HTTP_API_KEY"].clone(),
         workdir: dir.clone(),
         log_file: Some(dir.join("centrifugo.log")),
+        allowed_origins: args.demo.then(|| demo_origins(args.addr)),
     })
     .await
     .map_err(|e| format!("{e} ({})", dir.join("centrifugo.log").display()))?;
@@ -80,7 +84,7 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         centrifugo_url: centrifugo.internal_url.clone(),
         centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
         centrifugo_ws_url: centrifugo.ws_url.clone(),
-        demo: false,
+        demo: args.demo,
         token_ttl: 86_400,
         sub_token_ttl: 300,
         ws_token_ttl: None,
@@ -104,9 +108,33 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         env = dir.join("dev.env").display(),
         key = key.expose(),
     );
+    if args.demo {
+        println!(
+            "Browser demo (dev only): http://{}/demo  (open it in two windows)\n",
+            browser_host(args.addr)
+        );
+    }
     let served = app.run_until_stopped().await;
     centrifugo.stop().await;
     served.map_err(|e| e.to_string())
+}
+
+/// Where a browser on this machine reaches the service.
+fn browser_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// The origins the demo page can have, which Centrifugo must accept for its WebSocket.
+fn demo_origins(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+        format!("http://localhost:{0} http://127.0.0.1:{0}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 /// Reads `NAME=value` lines, generating any missing secret and saving the file (mode 0600).

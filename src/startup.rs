@@ -64,6 +64,10 @@ impl Application {
     pub fn build_on(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         let db = Db::open(&config.database)?;
         let metrics = Metrics::default();
+        let demo = config
+            .demo
+            .then(|| routes::demo::Demo::start(config))
+            .transpose()?;
         let centrifugo =
             CentrifugoClient::new(&config.centrifugo_url, config.centrifugo_api_key.clone())?
                 .with_metrics(metrics.clone());
@@ -118,7 +122,7 @@ impl Application {
                 )
                 // Outermost: the id, metrics and log line see every answer, errors included.
                 .wrap(from_fn(telemetry::observe))
-                .configure(|cfg| routes::configure(cfg, &cors_origins))
+                .configure(|cfg| routes::configure(cfg, &cors_origins, demo.as_ref()))
                 .configure(|cfg| {
                     if metrics_here {
                         cfg.route("/metrics", web::get().to(routes::health::metrics));

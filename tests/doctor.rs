@@ -459,6 +459,8 @@ async fn browser_origins_are_checked_against_centrifugos_allowed_origins() {
         api_key: Secret::new(common::CENTRIFUGO_API_KEY),
         workdir: dir.path().to_path_buf(),
         log_file: Some(dir.path().join("centrifugo.log")),
+        // From the generated config file, not the environment.
+        allowed_origins: None,
     })
     .await
     .expect("Centrifugo starts with the generated config");

@@ -43,3 +43,13 @@ pub fn exists(conn: &Connection, id: &str) -> DbResult<bool> {
         .optional()?
         .is_some())
 }
+
+/// Creates the app `id` unless it exists; true when it was created. Runs on its own
+/// connection, for start-up work done before the server takes requests.
+pub fn ensure_at(path: &std::path::Path, id: &str, name: &str) -> DbResult<bool> {
+    let conn = super::open_connection(path)?;
+    let created = conn
+        .prepare_cached("INSERT OR IGNORE INTO apps (id, name, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, name, now_ms()])?;
+    Ok(created == 1)
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod demo;
 pub mod health;
 pub mod json;
 pub mod me;
@@ -84,7 +85,10 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 /// Registers every route. Used by the server and by the tests alike.
-pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
+pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], demo: Option<&demo::Demo>) {
+    if let Some(demo) = demo {
+        demo::configure(cfg, demo);
+    }
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(
             web::QueryConfig::default().error_handler(|e, _| {

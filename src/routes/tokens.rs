@@ -83,9 +83,10 @@ impl From<User> for UserView {
     }
 }
 
+/// Both tokens of a user, as `POST /tokens` answers.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct TokenResponse {
+pub struct TokenResponse {
     token: String,
     ws_token: String,
     user: UserView,
@@ -98,11 +99,21 @@ pub async fn issue_tokens(
     app: AuthenticatedApp,
     body: ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user_id, patch) = body.0.parse()?;
-    let app_id = app.app_id.clone();
+    let issued = issue(&state, &app.app_id, body.0).await?;
+    Ok(HttpResponse::Ok().json(issued))
+}
+
+/// Upserts the user of `app_id` and issues both tokens: `/tokens` and the demo's token route.
+pub async fn issue(
+    state: &AppState,
+    app_id: &str,
+    request: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
+    let (user_id, patch) = request.parse()?;
+    let owner = app_id.to_string();
     let (user, created) = state
         .db
-        .write(move |c| users::upsert(c, &app_id, user_id.as_str(), &patch))
+        .write(move |c| users::upsert(c, &owner, user_id.as_str(), &patch))
         .await?;
     state.metrics.user_upserted(created);
     let info = WsInfo {
@@ -111,17 +122,17 @@ pub async fn issue_tokens(
         image: user.image.as_deref(),
     };
     let issued = state.tokens.issue(
-        &app.app_id,
+        app_id,
         info,
         &crate::realtime::personal_channel(user.pk),
         user.token_generation,
     )?;
     state.metrics.token_issued();
-    Ok(HttpResponse::Ok().json(TokenResponse {
+    Ok(TokenResponse {
         token: issued.token,
         ws_token: issued.ws_token,
         user: user.into(),
         expires_in: issued.expires_in,
         ws_expires_in: issued.ws_expires_in,
-    }))
+    })
 }

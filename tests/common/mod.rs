@@ -43,7 +43,12 @@ pub fn free_port() -> u16 {
 }
 
 /// How the tests run Centrifugo: the checked-in config, only ports and secrets passed.
-fn centrifugo_options(dir: &Path, port: u16, internal_port: u16) -> CentrifugoOptions {
+fn centrifugo_options(
+    dir: &Path,
+    port: u16,
+    internal_port: u16,
+    allowed_origins: Option<String>,
+) -> CentrifugoOptions {
     CentrifugoOptions {
         binary: centrifugo_binary(),
         config: repo_path("centrifugo/config.json"),
@@ -54,12 +59,13 @@ fn centrifugo_options(dir: &Path, port: u16, internal_port: u16) -> CentrifugoOp
         api_key: Secret::new(CENTRIFUGO_API_KEY),
         workdir: dir.to_path_buf(),
         log_file: Some(dir.join(format!("centrifugo-{port}.log"))),
+        allowed_origins,
     }
 }
 
 /// Starts Centrifugo on the given ports (e.g. to restart it where clients expect it).
 pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> CentrifugoProcess {
-    CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port))
+    CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port, None))
         .await
         .unwrap_or_else(|e| panic!("Centrifugo did not start: {e}"))
 }
@@ -67,13 +73,22 @@ pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> Cent
 /// Starts Centrifugo on fresh free ports, trying again with new ones if another process
 /// took a port between our probe and Centrifugo's bind.
 pub async fn start_centrifugo_on_free_ports(dir: &Path) -> (CentrifugoProcess, u16, u16) {
+    start_centrifugo_on_free_ports_for(dir, None).await
+}
+
+/// Like `start_centrifugo_on_free_ports`, accepting browsers from `allowed_origins`.
+pub async fn start_centrifugo_on_free_ports_for(
+    dir: &Path,
+    allowed_origins: Option<String>,
+) -> (CentrifugoProcess, u16, u16) {
     let mut last = String::new();
     for _ in 0..3 {
         let (port, internal_port) = (free_port(), free_port());
         if port == internal_port {
             continue;
         }
-        match CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port)).await {
+        let options = centrifugo_options(dir, port, internal_port, allowed_origins.clone());
+        match CentrifugoProcess::start(&options).await {
             Ok(p) => return (p, port, internal_port),
             Err(e) => last = e.to_string(),
         }
@@ -102,8 +117,21 @@ impl TestApp {
 
     /// Starts with the serve settings adjusted by `adjust` (TTL, secrets, …).
     pub async fn start_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        Self::start_full(false, adjust).await
+    }
+
+    /// Like `start_with`, with Centrifugo accepting browsers from the service's own
+    /// origin (`base`), as the demo page at /demo needs.
+    pub async fn start_for_browsers(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        Self::start_full(true, adjust).await
+    }
+
+    async fn start_full(browsers: bool, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let (centrifugo, port, internal_port) = start_centrifugo_on_free_ports(dir.path()).await;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (centrifugo, port, internal_port) =
+            start_centrifugo_on_free_ports_for(dir.path(), browsers.then(|| base.clone())).await;
         let mut args = ServeArgs {
             addr: "127.0.0.1:0".parse().unwrap(),
             jwt_secret: Some(Secret::new(JWT_SECRET)),
@@ -126,9 +154,7 @@ impl TestApp {
         let config = args
             .validate(dir.path().join("chatsdk.db"))
             .expect("valid test config");
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::build_on(&config, listener).expect("app builds");
-        let base = format!("http://127.0.0.1:{}", app.port());
         // Never stopped by a signal: the test process's Ctrl-C stays the test runner's.
         actix_web::rt::spawn(app.run(std::future::pending::<()>()));
         let mut test_app = TestApp {
