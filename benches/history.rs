@@ -12,7 +12,7 @@
 
 mod support;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::{Stack, machine_notes, ms, pct};
@@ -46,16 +46,19 @@ fn main() {
 async fn run(messages: i64, reps: usize, limit: usize) {
     let stack = Stack::start(true).await;
     let (token, _) = stack.tokens("reader").await;
-    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let mut req = stack
-            .http
-            .request(method, format!("{}{path}", stack.base))
-            .bearer_auth(&token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send()
-    };
+    // A fresh client after the build: the server closes connections idle for its
+    // keep-alive timeout, and the build takes longer than that.
+    let mut http = stack.http.clone();
+    let call =
+        |http: &reqwest::Client, method: reqwest::Method, path: String, body: Option<Value>| {
+            let mut req = http
+                .request(method, format!("{}{path}", stack.base))
+                .bearer_auth(&token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            req.send()
+        };
     for (path, body) in [
         ("/api/channels".to_string(), json!({"id": CHANNEL})),
         (
@@ -63,7 +66,7 @@ async fn run(messages: i64, reps: usize, limit: usize) {
             json!({"text": "message 1: a chat line of about the usual length, sixty-odd bytes."}),
         ),
     ] {
-        let res = call(reqwest::Method::POST, path.clone(), Some(body))
+        let res = call(&http, reqwest::Method::POST, path.clone(), Some(body))
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         assert!(res.status().is_success(), "{path}: {}", res.status());
@@ -82,11 +85,12 @@ async fn run(messages: i64, reps: usize, limit: usize) {
         wal_size as f64 / 1048576.0
     );
     explain(&stack.db_path());
+    http = reqwest::Client::new();
 
     println!(
         "\n{:<46} {:>8} {:>10} {:>10} {:>10}",
         format!("GET .../messages, limit {limit}, {reps} requests"),
-        "first",
+        "from seq",
         "p50",
         "p99",
         "max"
@@ -109,9 +113,9 @@ async fn run(messages: i64, reps: usize, limit: usize) {
         let mut lat = Vec::with_capacity(reps);
         for i in 0..reps + 20 {
             let t = Instant::now();
-            let res = call(reqwest::Method::GET, path.clone(), None)
+            let res = call(&http, reqwest::Method::GET, path.clone(), None)
                 .await
-                .unwrap_or_else(|e| panic!("{path}: {e}"));
+                .unwrap_or_else(|e| panic!("{path}: {e:?}"));
             let status = res.status();
             let body: Value = res.json().await.unwrap_or(Value::Null);
             let elapsed = t.elapsed();
@@ -151,7 +155,11 @@ fn bulk_insert(db: &std::path::Path, messages: i64) {
     conn.busy_timeout(Duration::from_secs(10))
         .and_then(|_| conn.pragma_update(None, "cache_size", -256_000))
         .unwrap_or_else(|e| panic!("pragma: {e}"));
-    let tx = conn.transaction().unwrap_or_else(|e| panic!("begin: {e}"));
+    // IMMEDIATE: take the write lock first (the relay may still be deleting delivered
+    // events; a deferred transaction would fail to upgrade its read snapshot).
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap_or_else(|e| panic!("begin: {e}"));
     let (channel_pk, user_pk, custom, created_at): (i64, i64, String, i64) = tx
         .query_row(
             "SELECT channel_pk, user_pk, custom, created_at FROM messages WHERE seq = 1",
