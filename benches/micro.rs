@@ -13,7 +13,7 @@ use chatsdk::auth::tokens::{
 use chatsdk::routes::json;
 use chatsdk::routes::tokens::TokenRequest;
 use chatsdk::secret::Secret;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::hint::black_box;
 
@@ -111,4 +111,19 @@ fn body(c: &mut Criterion) {
 }
 
 criterion_group!(benches, tokens, api_keys, body);
-criterion_main!(benches);
+
+fn main() {
+    // criterion_main!, plus the command and machine notes a reader needs to compare.
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("command: cargo bench --bench micro");
+    println!(
+        "machine: {cores} cores, load average {} at start",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
