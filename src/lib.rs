@@ -12,6 +12,7 @@ pub mod dev;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod openapi;
 pub mod ratelimit;
 pub mod realtime;
 pub mod relay;
