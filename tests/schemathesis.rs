@@ -38,8 +38,8 @@ fn schemathesis() -> PathBuf {
     );
 }
 
-/// A service with rate limits off, and data for the spec's path examples to hit:
-/// channel `general` (owner `alice`, member `u-7`) holding message `m-2f9c`.
+/// A service with rate limits off, and data for generated requests to hit: channels
+/// `general` and `team` (owner `alice`, member `u-7`), each with messages.
 async fn seeded_app() -> (TestApp, String) {
     let app = TestApp::start_with(|args| args.rate_limits.mode = RateLimitMode::Off).await;
     let token = app.tokens_for("alice").await["token"]
@@ -47,38 +47,70 @@ async fn seeded_app() -> (TestApp, String) {
         .unwrap()
         .to_string();
     app.tokens_for("u-42").await;
-    let api = |method: reqwest::Method, path: &str| {
-        app.http
-            .request(method, format!("{}/api{path}", app.base))
+    for (channel, messages) in [("general", ["m-2f9c", "m-1"]), ("team", ["m-2", "m-3"])] {
+        let res = app
+            .http
+            .post(format!("{}/api/channels", app.base))
             .bearer_auth(&token)
-    };
-    let res = api(reqwest::Method::POST, "/channels")
-        .json(&json!({"id": "general", "name": "General", "members": ["u-7"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let res = api(reqwest::Method::POST, "/channels/general/messages")
-        .json(&json!({"text": "hello", "clientMsgId": "m-2f9c"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+            .json(&json!({"id": channel, "name": channel, "members": ["u-7"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        for id in messages {
+            let res = app
+                .http
+                .post(format!("{}/api/channels/{channel}/messages", app.base))
+                .bearer_auth(&token)
+                .json(&json!({"text": "hello", "clientMsgId": id}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+        }
+    }
     (app, token)
 }
 
-/// Runs schemathesis on the operations whose path matches `path_regex`, sending `header`.
-async fn run(app: &TestApp, path_regex: &str, header: &str) {
+/// Schemathesis settings: our credentials, and known ids mixed into generated path
+/// parameters, so requests reach past the 404 of an unknown channel or message.
+fn config(scheme: &str, credential: &str) -> String {
+    // The spec's scheme names match the config's field names.
+    format!(
+        r#"[auth.openapi.{scheme}]
+{scheme} = "{credential}"
+
+[dictionaries.channels]
+values = ["general", "team"]
+[dictionaries.messages]
+values = ["m-2f9c", "m-1", "m-2", "m-3"]
+[dictionaries.users]
+values = ["alice", "u-7", "u-42"]
+
+[parameters]
+"path.id" = {{ dictionary = "channels", probability = 0.6 }}
+"path.msgId" = {{ dictionary = "messages", probability = 0.6 }}
+"path.userId" = {{ dictionary = "users", probability = 0.5 }}
+"#
+    )
+}
+
+/// Runs schemathesis on the operations whose path matches `path_regex`, authenticating
+/// with the spec's security scheme `scheme` (`bearer` or `api_key`).
+async fn run(app: &TestApp, path_regex: &str, scheme: &str, credential: &str) {
     let seed = std::env::var("CHATSDK_SCHEMATHESIS_SEED").unwrap_or(DEFAULT_SEED.into());
+    let config_file = app.dir.path().join("schemathesis.toml");
+    std::fs::write(&config_file, config(scheme, credential)).unwrap();
     let mut cmd = tokio::process::Command::new(schemathesis());
-    cmd.arg("run")
+    cmd.arg("--config-file")
+        .arg(&config_file)
+        .arg("run")
         .arg(format!("{}/openapi.json", app.base))
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES])
         .args(["--seed", &seed])
         .args(["--include-path-regex", path_regex])
-        .args(["--header", header])
         .args(["--request-timeout", "10"])
         .args(["--workers", "1"])
         .arg("--no-shrink")
@@ -86,6 +118,12 @@ async fn run(app: &TestApp, path_regex: &str, header: &str) {
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .current_dir(app.dir.path())
         .kill_on_drop(true);
+    // Every request and answer, for debugging: CHATSDK_SCHEMATHESIS_HAR_DIR=/some/dir.
+    if let Some(dir) = std::env::var_os("CHATSDK_SCHEMATHESIS_HAR_DIR") {
+        let name = format!("{scheme}-{}.har", path_regex.len());
+        cmd.args(["--report", "har", "--report-har-path"])
+            .arg(PathBuf::from(dir).join(name));
+    }
     let out = tokio::time::timeout(RUN_BUDGET, cmd.output())
         .await
         .unwrap_or_else(|_| panic!("schemathesis on {path_regex} took over {RUN_BUDGET:?}"))
@@ -108,22 +146,18 @@ async fn run(app: &TestApp, path_regex: &str, header: &str) {
 #[actix_web::test]
 async fn the_api_keeps_its_spec_for_a_user_token() {
     let (app, token) = seeded_app().await;
-    run(&app, "^/api/", &format!("Authorization: Bearer {token}")).await;
+    run(&app, "^/api/", "bearer", &token).await;
 }
 
 #[actix_web::test]
 async fn the_api_keeps_its_spec_for_the_apps_backend() {
     let (app, _) = seeded_app().await;
-    run(&app, "^/api/", &format!("X-API-Key: {}", app.api_key)).await;
+    run(&app, "^/api/", "api_key", &app.api_key).await;
 }
 
 #[actix_web::test]
 async fn tokens_and_operations_routes_keep_their_spec() {
     let (app, _) = seeded_app().await;
-    run(
-        &app,
-        "^/(tokens|health|ready|metrics|openapi.json|docs)$",
-        &format!("X-API-Key: {}", app.api_key),
-    )
-    .await;
+    let routes = "^/(tokens|health|ready|metrics|openapi.json|docs)$";
+    run(&app, routes, "api_key", &app.api_key).await;
 }
