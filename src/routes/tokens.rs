@@ -19,18 +19,18 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TokenRequest {
     /// Your user's id: 1–255 characters, no control characters, not `.` or `..`.
-    #[schema(min_length = 1, max_length = 255, examples("u-42"))]
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", examples("u-42"))]
     pub user_id: String,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 255)]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<Option<String>>,
     /// Avatar URL.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 2048)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub image: Option<Option<String>>,
     /// Private: only the user and the app's backend see it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 320)]
+    #[schema(value_type = Option<String>, max_length = 320, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub email: Option<Option<String>>,
     /// Private data of yours, at most 8 KiB serialized.
     #[serde(default, deserialize_with = "present")]
