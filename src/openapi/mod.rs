@@ -159,7 +159,12 @@ pub async fn docs_page() -> HttpResponse {
 pub struct ActingUser {
     /// With X-API-Key: the user to act as. Refused (400) with a bearer token, which always
     /// acts as its own user.
-    #[param(rename = "userId", min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[param(
+        rename = "userId",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub user_id: Option<String>,
 }
 

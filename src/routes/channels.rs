@@ -54,7 +54,11 @@ pub fn parse_user_ids(field: &str, ids: Vec<String>) -> Result<Vec<String>, ApiE
 pub struct CreateBody {
     /// Your id for it (1–128 characters); a random one when absent. Creating an existing
     /// id again with the same members is a safe retry (200).
-    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     id: Option<String>,
     #[schema(max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<String>,
@@ -64,7 +68,11 @@ pub struct CreateBody {
     #[serde(default)]
     members: Vec<String>,
     /// With X-API-Key: the user who creates it (its owner).
-    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     user_id: Option<String>,
 }
 
@@ -129,7 +137,11 @@ pub async fn create(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DirectBody {
     /// The other user of the pair.
-    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     user_id: String,
 }
 

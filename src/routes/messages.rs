@@ -42,16 +42,28 @@ fn check_message_text(text: &str) -> Result<(), ApiError> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendBody {
     /// 1–4000 characters; line breaks and tabs allowed, other control characters not.
-    #[schema(min_length = 1, max_length = 4000, pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     text: String,
     /// Your id for the message (1–128 characters), which makes a retry safe: the same id
     /// again answers 200 with the stored message.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     client_msg_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     custom: Option<Map<String, Value>>,
     /// Reply to this message id.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     parent_id: Option<String>,
     /// With X-API-Key: the author; absent for a system message.
     user_id: Option<String>,
@@ -189,7 +201,11 @@ pub async fn page(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EditBody {
-    #[schema(min_length = 1, max_length = 4000, pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     text: Option<String>,
     /// Merged into the stored object as a JSON merge patch (RFC 7396); `null` clears it.
     #[serde(default, deserialize_with = "present")]

@@ -19,7 +19,12 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TokenRequest {
     /// Your user's id: 1–255 characters, no control characters, not `.` or `..`.
-    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", examples("u-42"))]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        examples("u-42")
+    )]
     pub user_id: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
