@@ -23,7 +23,7 @@ pub fn render(spec: &Value) -> String {
          /openapi.json</a> (OpenAPI {}).</p>",
         esc(&title),
         esc(&title),
-        esc(&text(&spec["info"]["description"])),
+        code_spans(&text(&spec["info"]["description"])),
         esc(&text(&spec["openapi"])),
     );
     out.push_str(&security_section(spec));
@@ -68,7 +68,7 @@ pub fn render(spec: &Value) -> String {
                 out,
                 "<h3 id=\"schema-{0}\">{0}</h3><p>{1}</p>{2}",
                 esc(name),
-                esc(&text(&schema["description"])),
+                code_spans(&text(&schema["description"])),
                 fields(schema)
             );
         }
@@ -93,7 +93,7 @@ fn security_section(spec: &Value) -> String {
                 out,
                 "<li><b>{}</b>: {how}. {}</li>",
                 esc(name),
-                esc(&text(&s["description"]))
+                code_spans(&text(&s["description"]))
             );
         }
     }
@@ -112,7 +112,7 @@ fn operation(method: &str, path: &str, op: &Value) -> String {
     );
     let description = text(&op["description"]);
     if !description.is_empty() {
-        let _ = write!(out, "<p>{}</p>", esc(&description));
+        let _ = write!(out, "<p>{}</p>", code_spans(&description));
     }
     if let Some(security) = op["security"].as_array() {
         let names: Vec<String> = security
@@ -138,7 +138,7 @@ fn operation(method: &str, path: &str, op: &Value) -> String {
                 esc(&text(&p["name"])),
                 esc(&text(&p["in"])),
                 type_of(&p["schema"]),
-                esc(&text(&p["description"])),
+                code_spans(&text(&p["description"])),
             );
         }
         out.push_str("</table>");
