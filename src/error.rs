@@ -52,6 +52,36 @@ struct ErrorDetail<'a> {
 }
 
 impl ApiError {
+    /// Every `code` an error answer can carry, with its status: the OpenAPI error schema's
+    /// enum. A unit test checks it against every variant (and the framework fallbacks).
+    pub const ALL_CODES: &'static [(&'static str, StatusCode)] = &[
+        ("invalid_json", StatusCode::BAD_REQUEST),
+        ("invalid_request", StatusCode::BAD_REQUEST),
+        ("ambiguous_credentials", StatusCode::BAD_REQUEST),
+        ("missing_api_key", StatusCode::UNAUTHORIZED),
+        ("invalid_api_key", StatusCode::UNAUTHORIZED),
+        ("missing_token", StatusCode::UNAUTHORIZED),
+        ("invalid_token", StatusCode::UNAUTHORIZED),
+        ("token_expired", StatusCode::UNAUTHORIZED),
+        ("token_revoked", StatusCode::UNAUTHORIZED),
+        ("forbidden", StatusCode::FORBIDDEN),
+        ("not_found", StatusCode::NOT_FOUND),
+        ("channel_not_found", StatusCode::NOT_FOUND),
+        ("message_not_found", StatusCode::NOT_FOUND),
+        ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+        ("channel_exists", StatusCode::CONFLICT),
+        ("message_deleted", StatusCode::CONFLICT),
+        ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+        ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
+        (
+            "headers_too_large",
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        ),
+        ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        ("not_ready", StatusCode::SERVICE_UNAVAILABLE),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidJson(_) => "invalid_json",
@@ -210,4 +240,90 @@ pub fn render_framework_error<B>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, body).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// One error of each variant.
+    fn one_of_each() -> Vec<ApiError> {
+        use ApiError::*;
+        let decision = crate::ratelimit::Decision {
+            allowed: false,
+            limit: 1,
+            remaining: 0,
+            reset: std::time::Duration::from_secs(1),
+        };
+        let all = vec![
+            InvalidJson(String::new()),
+            InvalidRequest(String::new()),
+            MissingApiKey,
+            InvalidApiKey,
+            MissingToken,
+            InvalidToken(""),
+            TokenExpired,
+            TokenRevoked,
+            NotFound(String::new()),
+            MethodNotAllowed,
+            PayloadTooLarge(1),
+            HeadersTooLarge(1),
+            UnsupportedMediaType,
+            NotReady(String::new()),
+            AmbiguousCredentials,
+            ChannelNotFound,
+            MessageNotFound,
+            ChannelExists,
+            MessageDeleted,
+            Forbidden(String::new()),
+            RateLimited(decision),
+            Internal(String::new()),
+        ];
+        // No wildcard on purpose: a new variant stops compiling here until it is listed above.
+        for e in &all {
+            match e {
+                InvalidJson(_) | InvalidRequest(_) | MissingApiKey | InvalidApiKey
+                | MissingToken | InvalidToken(_) | TokenExpired | TokenRevoked | NotFound(_)
+                | MethodNotAllowed | PayloadTooLarge(_) | HeadersTooLarge(_)
+                | UnsupportedMediaType | NotReady(_) | AmbiguousCredentials | ChannelNotFound
+                | MessageNotFound | ChannelExists | MessageDeleted | Forbidden(_)
+                | RateLimited(_) | Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn all_codes_is_exactly_what_the_variants_produce_with_their_statuses() {
+        let produced: BTreeSet<(&str, StatusCode)> = one_of_each()
+            .iter()
+            .map(|e| (e.code(), e.status_code()))
+            .collect();
+        let listed: BTreeSet<(&str, StatusCode)> = ApiError::ALL_CODES.iter().copied().collect();
+        assert_eq!(produced, listed);
+        assert_eq!(listed.len(), ApiError::ALL_CODES.len(), "no duplicates");
+    }
+
+    #[actix_web::test]
+    async fn framework_fallback_codes_are_listed_too() {
+        use actix_web::test::TestRequest;
+        let statuses = [400, 404, 405, 413, 415, 418, 500, 502];
+        for status in statuses {
+            let status = StatusCode::from_u16(status).unwrap();
+            let req = TestRequest::default().to_srv_request();
+            let (req, _) = req.into_parts();
+            let res = ServiceResponse::new(req, HttpResponse::new(status));
+            let ErrorHandlerResponse::Response(res) = render_framework_error(res).unwrap() else {
+                panic!("expected a response");
+            };
+            let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let code = v["error"]["code"].as_str().unwrap().to_string();
+            assert!(
+                ApiError::ALL_CODES.iter().any(|(c, _)| *c == code),
+                "{status}: {code} is not in ALL_CODES"
+            );
+        }
+    }
 }

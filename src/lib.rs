@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod logging;
 pub mod metrics;
+pub mod openapi;
 pub mod ratelimit;
 pub mod realtime;
 pub mod relay;

@@ -122,12 +122,7 @@ impl Application {
                 )
                 // Outermost: the id, metrics and log line see every answer, errors included.
                 .wrap(from_fn(telemetry::observe))
-                .configure(|cfg| routes::configure(cfg, &cors_origins, demo.as_ref()))
-                .configure(|cfg| {
-                    if metrics_here {
-                        cfg.route("/metrics", web::get().to(routes::health::metrics));
-                    }
-                })
+                .configure(|cfg| routes::configure(cfg, &cors_origins, demo.as_ref(), metrics_here))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)

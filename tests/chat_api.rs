@@ -790,6 +790,40 @@ async fn a_direct_channel_is_one_per_pair_whoever_starts_it() {
     assert_eq!(channel_ids(&app, &alice).await, [s(&first["id"])]);
 }
 
+#[actix_web::test]
+async fn opening_a_direct_channel_again_after_leaving_it_brings_you_back() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    token(&app, "bob").await;
+    let open = || {
+        as_user(
+            &app,
+            &alice,
+            Method::POST,
+            "/api/channels/direct",
+            Some(json!({"userId": "bob"})),
+        )
+    };
+    let first = expect(open().await, 201).await;
+    let id = s(&first["id"]);
+    let left = as_user(
+        &app,
+        &alice,
+        Method::DELETE,
+        &format!("/api/channels/{id}/members/alice"),
+        None,
+    )
+    .await;
+    assert_eq!(left.status(), 204);
+
+    let again = expect(open().await, 200).await;
+
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["memberCount"], 2);
+    assert_eq!(again["role"], "member");
+    assert_eq!(channel_ids(&app, &alice).await, [id]);
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Members
 // ---------------------------------------------------------------------------------------

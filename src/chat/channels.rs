@@ -72,6 +72,9 @@ pub fn direct(conn: &Connection, ctx: &Ctx, other: &str) -> Result<(ChannelView,
     let other_pk = users::ensure(conn, &ctx.app_id, other)?;
     let key = format!("{}:{}", me.pk.min(other_pk), me.pk.max(other_pk));
     if let Some(existing) = rows::find_direct(conn, &ctx.app_id, &key)? {
+        // Leaving a direct channel is allowed; opening it again brings the caller back
+        // (else the pair could never talk again: there is only one channel per pair).
+        add_member(conn, &existing, me.pk, Role::Member)?;
         let access = access_to(conn, ctx, Some(me), existing)?;
         return Ok((view(conn, &access)?, false));
     }

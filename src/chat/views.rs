@@ -8,20 +8,25 @@ use crate::timefmt::rfc3339_millis;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// A user as other users see them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicUser {
     /// `null` only for a deleted user.
+    #[schema(required = true)]
     pub id: Option<String>,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub image: Option<String>,
     /// Present, and true, only for a deleted user.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Reactions on a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReactionsView {
     /// Reactions per emoji.
     pub counts: BTreeMap<String, i64>,
@@ -29,19 +34,28 @@ pub struct ReactionsView {
     pub own: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: String,
     pub channel_id: String,
+    /// Position in the channel: 1, 2, 3 … with no gaps.
     pub seq: i64,
     /// `null` for a system message sent by the app's backend.
+    #[schema(required = true)]
     pub user: Option<PublicUser>,
+    /// `null` once deleted.
+    #[schema(required = true)]
     pub text: Option<String>,
     pub custom: Map<String, Value>,
+    #[schema(required = true)]
     pub parent_id: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required = true, format = DateTime)]
     pub edited_at: Option<String>,
+    #[schema(required = true, format = DateTime)]
     pub deleted_at: Option<String>,
     pub reactions: ReactionsView,
 }
@@ -72,24 +86,35 @@ impl MessageView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A channel, as the caller sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelView {
     pub id: String,
     /// The Centrifugo channel to subscribe to (with a subscription token).
     pub realtime_channel: String,
+    /// `group` or `direct`.
     #[serde(rename = "type")]
+    #[schema(examples("group", "direct"))]
     pub kind: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub custom: Map<String, Value>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    /// `seq` of the newest message; 0 before the first.
     pub last_seq: i64,
     pub member_count: i64,
-    /// The caller's role; `null` for the app's backend acting as nobody, and in events.
+    /// The caller's role (`owner`, `admin`, `member`); `null` for the app's backend acting
+    /// as nobody, and in events.
+    #[schema(required = true)]
     pub role: Option<String>,
     /// Messages by others after the caller's read mark; `null` where there is no caller.
+    #[schema(required = true)]
     pub unread_count: Option<i64>,
+    #[schema(required = true)]
     pub last_message: Option<MessageView>,
 }
 
@@ -112,12 +137,16 @@ impl ChannelView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A member of a channel.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user: PublicUser,
+    /// `owner`, `admin` or `member`.
     pub role: String,
+    /// The member's read mark: the last `seq` they have read.
     pub read_seq: i64,
+    #[schema(format = DateTime)]
     pub joined_at: String,
 }
 

@@ -1,11 +1,16 @@
 //! `/api/channels`: create, direct, list, get, update, delete; subscription tokens.
 
 use crate::chat::channels::{self as chat, CreateChannel, UpdateChannel};
+use crate::chat::views::ChannelView;
 use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS, access};
 use crate::db::channels as channel_rows;
 pub use crate::domain::check_custom;
 use crate::domain::{MAX_NAME_CHARS, UserId, check_path_safe, check_text};
 use crate::error::ApiError;
+use crate::openapi::errors::{
+    ApiBodyErrors, ApiErrors, ChannelBodyErrors, ChannelErrors, CreateChannelErrors, SubTokenErrors,
+};
+use crate::openapi::{ActingUser, ChannelId};
 use crate::realtime::parse_chat_channel;
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
@@ -13,8 +18,9 @@ use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// Checks a caller-chosen id of a channel or message.
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
@@ -42,17 +48,66 @@ pub fn parse_user_ids(field: &str, ids: Vec<String>) -> Result<Vec<String>, ApiE
     Ok(out)
 }
 
-#[derive(Deserialize)]
+/// A new group channel.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBody {
+    /// Your id for it (1–128 characters); a random one when absent. Creating an existing
+    /// id again with the same members is a safe retry (200).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     id: Option<String>,
+    #[schema(max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<String>,
+    #[schema(value_type = Option<Object>)]
     custom: Option<Map<String, Value>>,
+    /// Other users to add (at most 100); the creator becomes the owner.
     #[serde(default)]
     members: Vec<String>,
+    /// With X-API-Key: the user who creates it (its owner).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     user_id: Option<String>,
 }
 
+/// Create a channel
+#[utoipa::path(
+    post,
+    path = "/api/channels",
+    tag = "channels",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ActingUser),
+    request_body(content = CreateBody, example = json!({
+        "id": "general",
+        "name": "General",
+        "members": ["u-7", "u-9"],
+        "custom": {"topic": "everything"},
+    })),
+    responses(
+        (status = 201, description = "Created.", body = ChannelView, example = json!({
+            "id": "general",
+            "realtimeChannel": "chat:c12",
+            "type": "group",
+            "name": "General",
+            "custom": {"topic": "everything"},
+            "createdAt": "2026-05-01T10:00:00.000Z",
+            "updatedAt": "2026-05-01T10:00:00.000Z",
+            "lastSeq": 0,
+            "memberCount": 3,
+            "role": "owner",
+            "unreadCount": 0,
+            "lastMessage": null,
+        })),
+        (status = 200, description = "It already existed (a retry).", body = ChannelView),
+        CreateChannelErrors,
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -77,14 +132,36 @@ pub async fn create(
     Ok(created_or_existing(created, channel))
 }
 
-#[derive(Deserialize)]
+/// The other user of a direct channel.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DirectBody {
     /// The other user of the pair.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     user_id: String,
 }
 
+/// Open a direct channel
+///
+/// The one channel between the caller and another user, made on first use.
 /// With X-API-Key, the acting user of the pair comes from `?userId=`.
+#[utoipa::path(
+    post,
+    path = "/api/channels/direct",
+    tag = "channels",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ActingUser),
+    request_body(content = DirectBody, example = json!({"userId": "u-7"})),
+    responses(
+        (status = 201, description = "Created.", body = ChannelView),
+        (status = 200, description = "It already existed.", body = ChannelView),
+        ApiBodyErrors,
+    )
+)]
 pub async fn direct(
     state: web::Data<AppState>,
     caller: Caller,
@@ -105,6 +182,36 @@ pub struct ListQuery {
     _user_id: Option<String>,
 }
 
+/// A page of channels.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelPage {
+    channels: Vec<ChannelView>,
+    /// Pass as `?cursor=` for the next page; `null` on the last.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// List channels
+///
+/// The caller's channels, most recently active first (with X-API-Key and no `userId`:
+/// all the app's channels).
+#[utoipa::path(
+    get,
+    path = "/api/channels",
+    tag = "channels",
+    security(("bearer" = []), ("api_key" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100,
+         description = "Page size, 1–100 (default 30)."),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page."),
+        ActingUser,
+    ),
+    responses(
+        (status = 200, description = "A page.", body = ChannelPage),
+        ApiErrors,
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -115,10 +222,10 @@ pub async fn list(
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let ctx = caller.ctx(None)?;
     let (channels, next) = read(&state, move |c| chat::list(c, &ctx, cursor, limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "channels": channels,
-        "nextCursor": next.map(encode_cursor),
-    })))
+    Ok(HttpResponse::Ok().json(ChannelPage {
+        channels,
+        next_cursor: next.map(encode_cursor),
+    }))
 }
 
 /// Checks `limit` of a page: 1..=max, default when absent.
@@ -149,6 +256,18 @@ fn decode_cursor(s: &str) -> Result<(i64, i64), ApiError> {
     ))
 }
 
+/// Get a channel
+#[utoipa::path(
+    get,
+    path = "/api/channels/{id}",
+    tag = "channels",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    responses(
+        (status = 200, description = "The channel.", body = ChannelView),
+        ChannelErrors,
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -160,16 +279,36 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(channel))
 }
 
-#[derive(Deserialize)]
+/// Changes to a channel: absent fields stay, `null` clears.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateBody {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<Option<String>>,
+    /// Merged into the stored object as a JSON merge patch (RFC 7396).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
     custom: Option<Option<Map<String, Value>>>,
+    /// With X-API-Key: the user to act as.
     user_id: Option<String>,
 }
 
+/// Update a channel
+///
+/// Owners and admins only.
+#[utoipa::path(
+    patch,
+    path = "/api/channels/{id}",
+    tag = "channels",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    request_body(content = UpdateBody, example = json!({"name": "Announcements"})),
+    responses(
+        (status = 200, description = "The updated channel.", body = ChannelView),
+        ChannelBodyErrors,
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -193,6 +332,20 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(channel))
 }
 
+/// Delete a channel
+///
+/// Owners only (or the app's backend); its history goes with it.
+#[utoipa::path(
+    delete,
+    path = "/api/channels/{id}",
+    tag = "channels",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    responses(
+        (status = 204, description = "Deleted."),
+        ChannelErrors,
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -204,7 +357,35 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/channels/{id}/subscription-token`: a member's token for the chat channel.
+/// A Centrifugo subscription token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionToken {
+    token: String,
+    /// The realtime channel it is for.
+    channel: String,
+    /// Lifetime of `token`, in seconds.
+    expires_in: u64,
+}
+
+/// Subscription token for a channel
+///
+/// A member's token to subscribe to the channel's realtime channel.
+#[utoipa::path(
+    post,
+    path = "/api/channels/{id}/subscription-token",
+    tag = "realtime",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    responses(
+        (status = 200, description = "The token.", body = SubscriptionToken, example = json!({
+            "token": "eyJhbGciOiJIUzI1NiJ9.eyJjaGFubmVsIjoiY2hhdDpjMTIifQ.c2ln",
+            "channel": "chat:c12",
+            "expiresIn": 300,
+        })),
+        ChannelErrors,
+    )
+)]
 pub async fn subscription_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -230,15 +411,32 @@ pub async fn subscription_token(
     sub_token_response(&state, &caller.app_id, &user_id, &channel)
 }
 
-#[derive(Deserialize)]
+/// A realtime channel by name.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SubTokenBody {
+    /// The channel's `realtimeChannel`, e.g. `chat:c12`.
     channel: String,
+    /// With X-API-Key: the user the token is for.
     user_id: Option<String>,
 }
 
-/// `POST /api/subscription-token {"channel"}`: the same, by realtime name, for the
-/// `getToken({channel})` callbacks of Centrifugo's client SDKs.
+/// Subscription token by realtime name
+///
+/// The same, by realtime name, for the `getToken({channel})` callbacks of Centrifugo's
+/// client SDKs.
+#[utoipa::path(
+    post,
+    path = "/api/subscription-token",
+    tag = "realtime",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ActingUser),
+    request_body(content = SubTokenBody, example = json!({"channel": "chat:c12"})),
+    responses(
+        (status = 200, description = "The token.", body = SubscriptionToken),
+        SubTokenErrors,
+    )
+)]
 pub async fn subscription_token_by_name(
     state: web::Data<AppState>,
     caller: Caller,
@@ -275,6 +473,9 @@ fn sub_token_response(
     channel: &str,
 ) -> Result<HttpResponse, ApiError> {
     let (token, expires_in) = state.tokens.issue_subscription(app_id, user_id, channel)?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"token": token, "channel": channel, "expiresIn": expires_in})))
+    Ok(HttpResponse::Ok().json(SubscriptionToken {
+        token,
+        channel: channel.to_string(),
+        expires_in,
+    }))
 }

@@ -11,11 +11,35 @@ use std::time::Duration;
 /// How long `/ready` waits for each dependency.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Liveness
+///
+/// 200 while the process serves; checks nothing else.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process serves.", body = crate::openapi::Health,
+         example = json!({"status": "ok"})),
+        crate::openapi::errors::PublicErrors,
+    )
+)]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// Readiness
+///
 /// 200 when SQLite is usable and Centrifugo's API answers with our key; 503 naming what failed.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve.", body = crate::openapi::Ready),
+        crate::openapi::errors::ReadyErrors,
+    )
+)]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let database = tokio::time::timeout(
         READY_TIMEOUT,
@@ -61,7 +85,19 @@ async fn outbox_backlog(state: &AppState) -> Option<(i64, f64)> {
     Some((pending, age))
 }
 
+/// Prometheus metrics
+///
 /// Prometheus text format: the app's registry, plus the outbox gauges read from SQLite.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format.", body = String,
+         content_type = "text/plain"),
+        crate::openapi::errors::PublicErrors,
+    )
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut gauges = Vec::new();
     if let Some((pending, age)) = outbox_backlog(&state).await {

@@ -1,16 +1,43 @@
 //! `/api/channels/{id}/members`.
 
+use crate::chat::views::MemberView;
 use crate::chat::{Role, members as chat};
 use crate::domain::UserId;
 use crate::error::ApiError;
+use crate::openapi::errors::{ChannelBodyErrors, ChannelErrors, MemberErrors};
+use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::channels::parse_user_ids;
 use crate::routes::json::ApiJson;
 use crate::routes::{AppState, read, write};
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+/// A channel's members.
+#[derive(Serialize, ToSchema)]
+pub struct MemberList {
+    members: Vec<MemberView>,
+}
+
+/// The members an add call added (users already in the channel are not listed).
+#[derive(Serialize, ToSchema)]
+pub struct AddedMembers {
+    added: Vec<MemberView>,
+}
+
+/// List members
+#[utoipa::path(
+    get,
+    path = "/api/channels/{id}/members",
+    tag = "members",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    responses(
+        (status = 200, description = "Every member.", body = MemberList),
+        ChannelErrors,
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -19,17 +46,38 @@ pub async fn list(
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
     let members = read(&state, move |c| chat::list(c, &ctx, &id)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "members": members })))
+    Ok(HttpResponse::Ok().json(MemberList { members }))
 }
 
-#[derive(Deserialize)]
+/// Users to add to a channel.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AddBody {
+    /// 1 to 100 user ids; unknown users are created bare.
+    #[schema(min_items = 1, max_items = 100)]
     user_ids: Vec<String>,
+    /// `member` (default), `admin` or `owner` (owners only grant the last two).
+    #[schema(examples("member"))]
     role: Option<String>,
+    /// With X-API-Key: the user to act as.
     user_id: Option<String>,
 }
 
+/// Add members
+///
+/// Owners and admins only; not in direct channels.
+#[utoipa::path(
+    post,
+    path = "/api/channels/{id}/members",
+    tag = "members",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    request_body(content = AddBody, example = json!({"userIds": ["u-7", "u-9"]})),
+    responses(
+        (status = 200, description = "The members added now.", body = AddedMembers),
+        ChannelBodyErrors,
+    )
+)]
 pub async fn add(
     state: web::Data<AppState>,
     caller: Caller,
@@ -54,10 +102,26 @@ pub async fn add(
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
     let added = write(&state, move |c| chat::add(c, &ctx, &id, &user_ids, role)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "added": added })))
+    Ok(HttpResponse::Ok().json(AddedMembers { added }))
 }
 
+/// Remove a member
+///
 /// Removing yourself is leaving. With X-API-Key the acting user (if any) is `?userId=`.
+#[utoipa::path(
+    delete,
+    path = "/api/channels/{id}/members/{userId}",
+    tag = "members",
+    security(("bearer" = []), ("api_key" = [])),
+    params(
+        ChannelId,
+        ("userId" = String, Path, description = "The member to remove.", example = "u-7"),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        MemberErrors,
+    )
+)]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,17 +1,21 @@
 //! `/api/channels/{id}/messages`, reactions, read marks and typing.
 
 use crate::chat::messages::{self as chat, EditMessage, SendMessage};
+use crate::chat::views::MessageView;
 use crate::chat::{DEFAULT_PAGE, MAX_EMOJI_CHARS, MAX_PAGE, MAX_TEXT_CHARS};
 use crate::db::messages::PageFrom;
 use crate::error::ApiError;
+use crate::openapi::errors::{ChannelBodyErrors, ChannelErrors, MessageBodyErrors, MessageErrors};
+use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
 use crate::routes::auth::Caller;
 use crate::routes::channels::{check_custom, check_id, page_limit};
 use crate::routes::json::ApiJson;
 use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// Message text: 1–4000 characters; line breaks and tabs allowed, other control
 /// characters not.
@@ -33,16 +37,68 @@ fn check_message_text(text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// A new message.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendBody {
+    /// 1–4000 characters; line breaks and tabs allowed, other control characters not.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     text: String,
+    /// Your id for the message (1–128 characters), which makes a retry safe: the same id
+    /// again answers 200 with the stored message.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     client_msg_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     custom: Option<Map<String, Value>>,
+    /// Reply to this message id.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     parent_id: Option<String>,
+    /// With X-API-Key: the author; absent for a system message.
     user_id: Option<String>,
 }
 
+/// Send a message
+#[utoipa::path(
+    post,
+    path = "/api/channels/{id}/messages",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    request_body(content = SendBody, example = json!({
+        "text": "Hello, world",
+        "clientMsgId": "m-2f9c",
+    })),
+    responses(
+        (status = 201, description = "Sent.", body = MessageView, example = json!({
+            "id": "m-2f9c",
+            "channelId": "general",
+            "seq": 1,
+            "user": {"id": "u-42", "name": "Ada", "image": null},
+            "text": "Hello, world",
+            "custom": {},
+            "parentId": null,
+            "createdAt": "2026-05-01T10:00:00.000Z",
+            "editedAt": null,
+            "deletedAt": null,
+            "reactions": {"counts": {}, "own": []},
+        })),
+        (status = 200, description = "Already sent with this `clientMsgId` (a retry).",
+         body = MessageView),
+        ChannelBodyErrors,
+    )
+)]
 pub async fn send(
     state: web::Data<AppState>,
     caller: Caller,
@@ -82,6 +138,37 @@ pub struct PageQuery {
     _user_id: Option<String>,
 }
 
+/// A page of messages, oldest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    messages: Vec<MessageView>,
+    /// More messages lie beyond this page, in the direction asked.
+    has_more: bool,
+}
+
+/// List messages
+///
+/// The latest page, or the one before or after a `seq`.
+#[utoipa::path(
+    get,
+    path = "/api/channels/{id}/messages",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(
+        ChannelId,
+        ("before" = Option<i64>, Query, minimum = 0, description = "Messages with a smaller `seq`."),
+        ("after" = Option<i64>, Query, minimum = 0,
+         description = "Messages with a larger `seq` (not with `before`)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200,
+         description = "Page size, 1–200 (default 50)."),
+        ActingUser,
+    ),
+    responses(
+        (status = 200, description = "A page.", body = MessagePage),
+        ChannelErrors,
+    )
+)]
 pub async fn page(
     state: web::Data<AppState>,
     caller: Caller,
@@ -108,18 +195,42 @@ pub async fn page(
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
     let (messages, has_more) = read(&state, move |c| chat::page(c, &ctx, &id, from, limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({"messages": messages, "hasMore": has_more})))
+    Ok(HttpResponse::Ok().json(MessagePage { messages, has_more }))
 }
 
-#[derive(Deserialize)]
+/// Changes to a message: `text` and/or `custom`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EditBody {
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     text: Option<String>,
+    /// Merged into the stored object as a JSON merge patch (RFC 7396); `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
     custom: Option<Option<Map<String, Value>>>,
+    /// With X-API-Key: the user to act as.
     user_id: Option<String>,
 }
 
+/// Edit a message
+///
+/// The author only (or the app's backend).
+#[utoipa::path(
+    patch,
+    path = "/api/channels/{id}/messages/{msgId}",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, MessageId, ActingUser),
+    request_body(content = EditBody, example = json!({"text": "Hello, everyone"})),
+    responses(
+        (status = 200, description = "The edited message.", body = MessageView),
+        MessageBodyErrors,
+    )
+)]
 pub async fn edit(
     state: web::Data<AppState>,
     caller: Caller,
@@ -148,6 +259,21 @@ pub async fn edit(
     Ok(HttpResponse::Ok().json(message))
 }
 
+/// Delete a message
+///
+/// The author, channel owners and admins (or the app's backend). The message stays as a
+/// tombstone: `text` becomes `null`, `deletedAt` is set.
+#[utoipa::path(
+    delete,
+    path = "/api/channels/{id}/messages/{msgId}",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, MessageId, ActingUser),
+    responses(
+        (status = 200, description = "The deleted message.", body = MessageView),
+        MessageErrors,
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -180,6 +306,18 @@ async fn react(
     Ok(HttpResponse::Ok().json(message))
 }
 
+/// Add a reaction
+#[utoipa::path(
+    put,
+    path = "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, MessageId, Emoji, ActingUser),
+    responses(
+        (status = 200, description = "The message with its reactions.", body = MessageView),
+        MessageErrors,
+    )
+)]
 pub async fn add_reaction(
     state: web::Data<AppState>,
     caller: Caller,
@@ -188,6 +326,18 @@ pub async fn add_reaction(
     react(state, caller, path, true).await
 }
 
+/// Remove a reaction
+#[utoipa::path(
+    delete,
+    path = "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, MessageId, Emoji, ActingUser),
+    responses(
+        (status = 200, description = "The message with its reactions.", body = MessageView),
+        MessageErrors,
+    )
+)]
 pub async fn remove_reaction(
     state: web::Data<AppState>,
     caller: Caller,
@@ -196,13 +346,38 @@ pub async fn remove_reaction(
     react(state, caller, path, false).await
 }
 
-#[derive(Deserialize)]
+/// A read mark.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReadBody {
+    /// The last `seq` read.
+    #[schema(minimum = 0)]
     seq: i64,
+    /// With X-API-Key: the reader.
     user_id: Option<String>,
 }
 
+/// The read mark now stored.
+#[derive(Serialize, ToSchema)]
+pub struct ReadMark {
+    /// Never moves back: a smaller `seq` than stored keeps the stored one.
+    seq: i64,
+}
+
+/// Mark as read
+#[utoipa::path(
+    post,
+    path = "/api/channels/{id}/read",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    request_body(content = ReadBody, example = json!({"seq": 12})),
+    responses(
+        (status = 200, description = "The stored read mark.", body = ReadMark,
+         example = json!({"seq": 12})),
+        ChannelBodyErrors,
+    )
+)]
 pub async fn mark_read(
     state: web::Data<AppState>,
     caller: Caller,
@@ -216,11 +391,32 @@ pub async fn mark_read(
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
     let seq = write(&state, move |c| chat::mark_read(c, &ctx, &id, b.seq)).await?;
-    Ok(HttpResponse::Ok().json(json!({"seq": seq})))
+    Ok(HttpResponse::Ok().json(ReadMark { seq }))
 }
 
+/// Accepted typing event.
+#[derive(Serialize, ToSchema)]
+pub struct TypingSent {
+    /// Always `sent`.
+    status: &'static str,
+}
+
+/// Typing indicator
+///
 /// Typing is ephemeral: published straight to Centrifugo without history, not stored.
 /// The answer does not wait for Centrifugo; a lost typing event harms nobody.
+#[utoipa::path(
+    post,
+    path = "/api/channels/{id}/typing",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    responses(
+        (status = 202, description = "Published (or dropped: typing is best effort).",
+         body = TypingSent, example = json!({"status": "sent"})),
+        ChannelErrors,
+    )
+)]
 pub async fn typing(
     state: web::Data<AppState>,
     caller: Caller,
@@ -235,5 +431,5 @@ pub async fn typing(
             log::debug!("typing event lost: {e}");
         }
     });
-    Ok(HttpResponse::Accepted().json(json!({"status": "sent"})))
+    Ok(HttpResponse::Accepted().json(TypingSent { status: "sent" }))
 }

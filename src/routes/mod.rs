@@ -8,6 +8,7 @@ pub mod json;
 pub mod me;
 pub mod members;
 pub mod messages;
+pub mod table;
 pub mod tokens;
 pub mod users;
 
@@ -15,11 +16,13 @@ use crate::auth::tokens::TokenIssuer;
 use crate::centrifugo::CentrifugoClient;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::openapi;
 use crate::ratelimit;
 use crate::relay::RelayHandle;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{HttpResponse, web};
 use rusqlite::Connection;
+use table::RouteTable;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -79,16 +82,43 @@ pub fn created_or_existing(created: bool, body: impl serde::Serialize) -> HttpRe
     }
 }
 
-/// A resource whose other methods answer 405 in our error shape.
+/// A resource outside the route table (the demo's): other methods answer 405 in our shape.
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+    web::resource(path).default_service(web::to(table::method_not_allowed))
 }
 
 /// Registers every route. Used by the server and by the tests alike.
-pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], demo: Option<&demo::Demo>) {
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    cors_origins: &[String],
+    demo: Option<&demo::Demo>,
+    metrics_here: bool,
+) {
+    openapi::prepare();
+    // The demo's routes are a dev tool, not the API: outside the spec and the table.
     if let Some(demo) = demo {
         demo::configure(cfg, demo);
     }
+    register(cfg, cors_origins, metrics_here, &RouteTable::default());
+}
+
+/// Every (method, path) `configure` registers, read from the registration itself.
+pub fn registered_routes() -> Vec<(actix_web::http::Method, String)> {
+    let table = RouteTable::default();
+    let _app = actix_web::App::new().configure(|cfg| register(cfg, &[], true, &table));
+    table.routes()
+}
+
+/// Adds every route through `routes`, which records them: new routes go through
+/// `routes.at(path).get(handler)` (or `.post`, …) too. `/metrics` is here unless it
+/// has an address of its own (`CHATSDK_METRICS_ADDR`).
+fn register(
+    cfg: &mut web::ServiceConfig,
+    cors_origins: &[String],
+    metrics_here: bool,
+    routes: &RouteTable,
+) {
+    let api = routes.scope("/api");
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(
             web::QueryConfig::default().error_handler(|e, _| {
@@ -100,80 +130,88 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], demo: Op
                 .error_handler(|e, _| ApiError::InvalidRequest(format!("path: {e}")).into()),
         )
         .service(
-            resource("/tokens")
-                .wrap(from_fn(auth::require_api_key))
-                .route(web::post().to(tokens::issue_tokens)),
+            routes
+                .at("/tokens")
+                .post(tokens::issue_tokens)
+                .resource()
+                .wrap(from_fn(auth::require_api_key)),
         )
-        .service(resource("/health").route(web::get().to(health::health)))
-        .service(resource("/ready").route(web::get().to(health::ready)))
+        .service(routes.at("/health").get(health::health))
+        .service(routes.at("/ready").get(health::ready))
+        .configure(|cfg| {
+            if metrics_here {
+                cfg.service(routes.at("/metrics").get(health::metrics));
+            }
+        })
+        .service(routes.at("/openapi.json").get(openapi::spec_json))
+        .service(routes.at("/docs").get(openapi::docs_page))
         .service(
-            web::scope("/api")
+            web::scope(api.prefix())
                 .wrap(from_fn(auth::require_caller))
                 // Outermost, so a preflight is answered before authentication.
                 .wrap(Condition::new(!cors_origins.is_empty(), cors(cors_origins)))
-                .service(resource("/me").route(web::get().to(me::get_me)))
-                .service(resource("/users/{userId}").route(web::delete().to(users::delete)))
+                .service(api.at("/me").get(me::get_me))
+                .service(api.at("/users/{userId}").delete(users::delete))
                 .service(
-                    resource("/users/{userId}/revoke-tokens")
-                        .route(web::post().to(users::revoke_tokens)),
+                    api.at("/users/{userId}/revoke-tokens")
+                        .post(users::revoke_tokens),
                 )
                 .service(
-                    resource("/subscription-token")
-                        .route(web::post().to(channels::subscription_token_by_name)),
+                    api.at("/subscription-token")
+                        .post(channels::subscription_token_by_name),
                 )
                 .service(
-                    resource("/channels")
-                        .route(web::get().to(channels::list))
-                        .route(web::post().to(channels::create)),
+                    api.at("/channels")
+                        .get(channels::list)
+                        .post(channels::create),
                 )
-                .service(resource("/channels/direct").route(web::post().to(channels::direct)))
+                .service(api.at("/channels/direct").post(channels::direct))
                 .service(
-                    resource("/channels/{id}")
-                        .route(web::get().to(channels::get))
-                        .route(web::patch().to(channels::update))
-                        .route(web::delete().to(channels::delete)),
-                )
-                .service(
-                    resource("/channels/{id}/subscription-token")
-                        .route(web::post().to(channels::subscription_token)),
+                    api.at("/channels/{id}")
+                        .get(channels::get)
+                        .patch(channels::update)
+                        .delete(channels::delete),
                 )
                 .service(
-                    resource("/channels/{id}/members")
-                        .route(web::get().to(members::list))
-                        .route(web::post().to(members::add)),
+                    api.at("/channels/{id}/subscription-token")
+                        .post(channels::subscription_token),
                 )
                 .service(
-                    resource("/channels/{id}/members/{userId}")
-                        .route(web::delete().to(members::remove)),
+                    api.at("/channels/{id}/members")
+                        .get(members::list)
+                        .post(members::add),
                 )
                 .service(
-                    resource("/channels/{id}/messages")
-                        .wrap(from_fn(ratelimit::limit_user_writes))
-                        .route(web::get().to(messages::page))
-                        .route(web::post().to(messages::send)),
+                    api.at("/channels/{id}/members/{userId}")
+                        .delete(members::remove),
                 )
                 .service(
-                    resource("/channels/{id}/messages/{msgId}")
-                        .route(web::patch().to(messages::edit))
-                        .route(web::delete().to(messages::delete)),
+                    api.at("/channels/{id}/messages")
+                        .get(messages::page)
+                        .post(messages::send)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
                 .service(
-                    resource("/channels/{id}/messages/{msgId}/reactions/{emoji}")
-                        .wrap(from_fn(ratelimit::limit_user_writes))
-                        .route(web::put().to(messages::add_reaction))
-                        .route(web::delete().to(messages::remove_reaction)),
+                    api.at("/channels/{id}/messages/{msgId}")
+                        .patch(messages::edit)
+                        .delete(messages::delete),
                 )
-                .service(resource("/channels/{id}/read").route(web::post().to(messages::mark_read)))
                 .service(
-                    resource("/channels/{id}/typing")
-                        .wrap(from_fn(ratelimit::limit_typing))
-                        .route(web::post().to(messages::typing)),
+                    api.at("/channels/{id}/messages/{msgId}/reactions/{emoji}")
+                        .put(messages::add_reaction)
+                        .delete(messages::remove_reaction)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
+                )
+                .service(api.at("/channels/{id}/read").post(messages::mark_read))
+                .service(
+                    api.at("/channels/{id}/typing")
+                        .post(messages::typing)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_typing)),
                 ),
         );
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
 
 /// Answer for any path no route matches.

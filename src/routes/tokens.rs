@@ -12,19 +12,34 @@ use crate::routes::json::ApiJson;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// Request body. Absent fields keep their stored value; `null` clears it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TokenRequest {
+    /// Your user's id: 1–255 characters, no control characters, not `.` or `..`.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        examples("u-42")
+    )]
     pub user_id: String,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<Option<String>>,
+    /// Avatar URL.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub image: Option<Option<String>>,
+    /// Private: only the user and the app's backend see it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 320, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub email: Option<Option<String>>,
+    /// Private data of yours, at most 8 KiB serialized.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
     pub custom: Option<Option<Map<String, Value>>>,
 }
 
@@ -62,11 +77,14 @@ impl TokenRequest {
 }
 
 /// A user as the app and the user themself see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub image: Option<String>,
+    #[schema(required = true)]
     pub email: Option<String>,
     pub custom: Map<String, Value>,
 }
@@ -84,16 +102,48 @@ impl From<User> for UserView {
 }
 
 /// Both tokens of a user, as `POST /tokens` answers.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
+    /// REST token: `Authorization: Bearer <token>` on `/api`.
     token: String,
+    /// Centrifugo connection token, for the WebSocket.
     ws_token: String,
     user: UserView,
+    /// Lifetime of `token`, in seconds.
     expires_in: u64,
+    /// Lifetime of `wsToken`, in seconds.
     ws_expires_in: u64,
 }
 
+/// Issue tokens for a user
+///
+/// Creates the user on first use, updates the given profile fields, and returns a REST
+/// token and a Centrifugo connection token. Call it from your backend, never a browser.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "tokens",
+    security(("api_key" = [])),
+    request_body(content = TokenRequest, example = json!({
+        "userId": "u-42",
+        "name": "Ada",
+        "image": "https://example.com/ada.png",
+        "custom": {"plan": "pro"},
+    })),
+    responses(
+        (status = 200, description = "Tokens issued; the user was created or updated.",
+         body = TokenResponse, example = json!({
+            "token": "eyJhbGciOiJIUzI1NiIsImtpZCI6InIxIn0.eyJzdWIiOiJ1LTQyIn0.c2ln",
+            "wsToken": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTQyIn0.c2ln",
+            "user": {"id": "u-42", "name": "Ada", "image": "https://example.com/ada.png",
+                     "email": null, "custom": {"plan": "pro"}},
+            "expiresIn": 86400,
+            "wsExpiresIn": 86400,
+        })),
+        crate::openapi::errors::TokenErrors,
+    )
+)]
 pub async fn issue_tokens(
     state: web::Data<AppState>,
     app: AuthenticatedApp,
