@@ -17,7 +17,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, web};
+use actix_web::{HttpMessage, HttpRequest, web};
 
 pub const LIMIT_HEADER: &str = "x-ratelimit-limit";
 pub const REMAINING_HEADER: &str = "x-ratelimit-remaining";
@@ -75,7 +75,7 @@ impl RateLimits {
     /// client behind a shared NAT (or a proxy missing from CHATSDK_TRUSTED_PROXIES) cannot
     /// lock everyone out. Guessing gains nothing from that: keys carry 131 random bits and
     /// tokens an HMAC-SHA256. An expired or revoked token was once valid: not counted.
-    pub fn failed_auth(&self, req: &ServiceRequest, error: ApiError) -> ApiError {
+    pub fn failed_auth(&self, req: &HttpRequest, error: ApiError) -> ApiError {
         let Some(c) = &self.classes else {
             return error;
         };
@@ -119,7 +119,7 @@ impl RateLimits {
         }
     }
 
-    fn client_ip(&self, req: &ServiceRequest) -> Option<std::net::IpAddr> {
+    fn client_ip(&self, req: &HttpRequest) -> Option<std::net::IpAddr> {
         let forwarded = req
             .headers()
             .get_all("x-forwarded-for")

@@ -77,7 +77,7 @@ pub async fn require_caller(
     let limits = ratelimit::of(&req)?;
     let (caller, quota) = resolve_caller(&state, &limits, &req)
         .await
-        .map_err(|e| limits.failed_auth(&req, e))?;
+        .map_err(|e| limits.failed_auth(req.request(), e))?;
     req.extensions_mut().insert(caller);
     let mut res = next.call(req).await?;
     if let Some(quota) = quota {
@@ -110,9 +110,8 @@ async fn resolve_caller(
             };
             (caller, None)
         }
-        (false, Some(key)) => {
-            let key = Secret::new(key.to_str().map_err(|_| ApiError::InvalidApiKey)?);
-            let app = authenticate_key(state, key).await?;
+        (false, Some(_)) => {
+            let app = authenticate_key(state, req).await?;
             let quota = limits.hit_key(&app.key_id)?;
             let caller = Caller {
                 app_id: app.app_id,
@@ -175,60 +174,86 @@ fn state(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::Internal("AppState is not registered".into()))
 }
 
-/// Requires a valid, unrevoked `X-API-Key`.
+/// An `X-API-Key` that is well formed: its id parsed, its secret hashed. Whether it is a
+/// live key of some app is for `check_key`, inside the caller's own database work.
+#[derive(Clone)]
+pub struct PresentedKey {
+    key_id: String,
+    hash: ApiKeyHash,
+}
+
+impl PresentedKey {
+    /// Reads the header: missing or empty is `missing_api_key`, not one of ours is
+    /// `invalid_api_key` (the key format carries a checksum, so typos stop here).
+    fn from_header(req: &ServiceRequest) -> Result<Self, ApiError> {
+        let presented = match req.headers().get("X-API-Key") {
+            None => return Err(ApiError::MissingApiKey),
+            // Our keys are ASCII; a header that is not cannot be one of them.
+            Some(v) => Secret::new(v.to_str().map_err(|_| ApiError::InvalidApiKey)?),
+        };
+        if presented.is_empty() {
+            return Err(ApiError::MissingApiKey);
+        }
+        let key_id = api_key::parse_key_id(&presented)
+            .ok_or(ApiError::InvalidApiKey)?
+            .to_string();
+        Ok(PresentedKey {
+            key_id,
+            hash: ApiKeyHash::of(&presented),
+        })
+    }
+}
+
+/// A live key of some app, as found by `check_key`.
+pub struct CheckedKey {
+    pub app: AuthenticatedApp,
+    /// When the key was used at this time (ms), and `last_used_at` is due an update.
+    pub touch_at: Option<i64>,
+}
+
+/// Looks the key up: unknown, revoked, past its rotation grace, or the wrong secret are
+/// all `invalid_api_key` alike. Plain SQL on `c`, so `/tokens` runs it inside the same
+/// write as its upsert (one trip to the database thread per request).
+pub fn check_key(c: &rusqlite::Connection, key: &PresentedKey) -> Result<CheckedKey, ApiError> {
+    let now = db::now_ms();
+    let record = match keys::find(c, &key.key_id)? {
+        Some(r) if r.is_live(now) && r.hash.matches(&key.hash) => r,
+        _ => return Err(ApiError::InvalidApiKey),
+    };
+    let due = record
+        .last_used_at
+        .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS);
+    Ok(CheckedKey {
+        app: AuthenticatedApp {
+            app_id: record.app_id,
+            key_id: key.key_id.clone(),
+        },
+        touch_at: due.then_some(now),
+    })
+}
+
+/// Requires a well-formed `X-API-Key` before the body is read; the handler checks it
+/// against the database (`check_key`) in its own database work.
 pub async fn require_api_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = state(&req)?;
     let limits = ratelimit::of(&req)?;
-    let presented = match req.headers().get("X-API-Key") {
-        None => Err(ApiError::MissingApiKey),
-        // Our keys are ASCII; a header that is not cannot be one of them.
-        Some(v) => v
-            .to_str()
-            .map(Secret::new)
-            .map_err(|_| ApiError::InvalidApiKey),
-    };
-    let app = match presented {
-        Ok(key) => authenticate_key(&state, key).await,
-        Err(e) => Err(e),
-    }
-    .map_err(|e| limits.failed_auth(&req, e))?;
-    let quota = limits.hit_key(&app.key_id)?;
-    req.extensions_mut().insert(app);
-    let mut res = next.call(req).await?;
-    if let Some(quota) = quota {
-        ratelimit::set_headers(res.headers_mut(), &quota);
-    }
-    Ok(res)
+    let key = PresentedKey::from_header(&req).map_err(|e| limits.failed_auth(req.request(), e))?;
+    req.extensions_mut().insert(key);
+    next.call(req).await
 }
 
+/// A live key, checked on a read connection (the `/api` routes' backend callers).
 async fn authenticate_key(
     state: &AppState,
-    presented: Secret,
+    req: &ServiceRequest,
 ) -> Result<AuthenticatedApp, ApiError> {
-    if presented.is_empty() {
-        return Err(ApiError::MissingApiKey);
-    }
-    let key_id = api_key::parse_key_id(&presented)
-        .ok_or(ApiError::InvalidApiKey)?
-        .to_string();
-    let presented_hash = ApiKeyHash::of(&presented);
-    let lookup_id = key_id.clone();
-    let record = state.db.read(move |c| keys::find(c, &lookup_id)).await?;
-    let now = db::now_ms();
-    // Unknown, revoked, past its rotation grace, or the wrong secret: all alike.
-    let record = match record {
-        Some(r) if r.is_live(now) && r.hash.matches(&presented_hash) => r,
-        _ => return Err(ApiError::InvalidApiKey),
-    };
-    if record
-        .last_used_at
-        .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS)
-    {
+    let key = PresentedKey::from_header(req)?;
+    let checked = state.db.read(move |c| check_key(c, &key)).await?;
+    if let Some(now) = checked.touch_at {
         let db = state.db.clone();
-        let id = key_id.clone();
+        let id = checked.app.key_id.clone();
         // Bookkeeping only: the request does not wait for it.
         actix_web::rt::spawn(async move {
             if let Err(e) = db.write(move |c| keys::touch_last_used(c, &id, now)).await {
@@ -236,10 +261,7 @@ async fn authenticate_key(
             }
         });
     }
-    Ok(AuthenticatedApp {
-        app_id: record.app_id,
-        key_id,
-    })
+    Ok(checked.app)
 }
 
 fn from_extensions<T: Clone + 'static>(req: &HttpRequest) -> Ready<Result<T, ApiError>> {
@@ -250,7 +272,7 @@ fn from_extensions<T: Clone + 'static>(req: &HttpRequest) -> Ready<Result<T, Api
     )
 }
 
-impl FromRequest for AuthenticatedApp {
+impl FromRequest for PresentedKey {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {

@@ -1,15 +1,17 @@
 //! `POST /tokens`: a customer's backend gets both tokens for one of its users.
 
 use crate::auth::tokens::WsInfo;
+use crate::db::keys;
 use crate::db::users::{self, User, UserPatch};
 use crate::domain::{
     MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, UserId, check_custom, check_text,
 };
 use crate::error::ApiError;
+use crate::ratelimit::{self, Decision, RateLimits};
 use crate::routes::AppState;
-use crate::routes::auth::AuthenticatedApp;
+use crate::routes::auth::{self, PresentedKey};
 use crate::routes::json::ApiJson;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -145,25 +147,102 @@ pub struct TokenResponse {
     )
 )]
 pub async fn issue_tokens(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    app: AuthenticatedApp,
-    body: ApiJson<TokenRequest>,
+    limits: web::Data<RateLimits>,
+    key: PresentedKey,
+    body: Result<ApiJson<TokenRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = issue(&state, &app.app_id, body.0).await?;
-    Ok(HttpResponse::Ok().json(issued))
+    let parsed = body.and_then(|b| b.0.parse());
+    let result = match parsed {
+        Ok((user_id, patch)) => {
+            issue_for(
+                &state,
+                Requester::Key {
+                    key,
+                    limits: limits.clone(),
+                },
+                user_id,
+                patch,
+            )
+            .await
+        }
+        // A 401 wins over a 400: the key is checked before the body's error is told.
+        Err(body_error) => match check_key_alone(&state, &limits, key).await {
+            Ok(_) => Err(body_error),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok((tokens, quota)) => {
+            let mut res = HttpResponse::Ok().json(tokens);
+            if let Some(quota) = quota {
+                ratelimit::set_headers(res.headers_mut(), &quota);
+            }
+            Ok(res)
+        }
+        Err(e) => Err(limits.failed_auth(&req, e)),
+    }
 }
 
-/// Upserts the user of `app_id` and issues both tokens: `/tokens` and the demo's token route.
+/// Who asks for tokens.
+enum Requester {
+    /// A backend's `X-API-Key`: checked, and counted against its rate limit, inside the
+    /// same write as the upsert.
+    Key {
+        key: PresentedKey,
+        limits: web::Data<RateLimits>,
+    },
+    /// An app the server itself vouches for (the demo).
+    App(String),
+}
+
+/// Checks a key without issuing anything (the answer to a bad body needs it).
+async fn check_key_alone(
+    state: &AppState,
+    limits: &web::Data<RateLimits>,
+    key: PresentedKey,
+) -> Result<Option<Decision>, ApiError> {
+    let checked = state.db.read(move |c| auth::check_key(c, &key)).await?;
+    limits.hit_key(&checked.app.key_id)
+}
+
+/// Upserts the user of the demo's `app_id` and issues both tokens.
 pub async fn issue(
     state: &AppState,
     app_id: &str,
     request: TokenRequest,
 ) -> Result<TokenResponse, ApiError> {
     let (user_id, patch) = request.parse()?;
-    let owner = app_id.to_string();
-    let (user, created) = state
+    let (tokens, _) = issue_for(state, Requester::App(app_id.to_string()), user_id, patch).await?;
+    Ok(tokens)
+}
+
+/// One trip to the writer thread: check the key (and its rate limit), upsert the user,
+/// record the key's use when due; then sign both tokens off the database thread.
+async fn issue_for(
+    state: &AppState,
+    requester: Requester,
+    user_id: UserId,
+    patch: UserPatch,
+) -> Result<(TokenResponse, Option<Decision>), ApiError> {
+    let (app_id, quota, user, created) = state
         .db
-        .write(move |c| users::upsert(c, &owner, user_id.as_str(), &patch))
+        .write(move |c| {
+            let (app_id, quota) = match requester {
+                Requester::App(app_id) => (app_id, None),
+                Requester::Key { key, limits } => {
+                    let checked = auth::check_key(c, &key)?;
+                    let quota = limits.hit_key(&checked.app.key_id)?;
+                    if let Some(now) = checked.touch_at {
+                        keys::touch_last_used(c, &checked.app.key_id, now)?;
+                    }
+                    (checked.app.app_id, quota)
+                }
+            };
+            let (user, created) = users::upsert(c, &app_id, user_id.as_str(), &patch)?;
+            Ok::<_, ApiError>((app_id, quota, user, created))
+        })
         .await?;
     state.metrics.user_upserted(created);
     let info = WsInfo {
@@ -172,17 +251,18 @@ pub async fn issue(
         image: user.image.as_deref(),
     };
     let issued = state.tokens.issue(
-        app_id,
+        &app_id,
         info,
         &crate::realtime::personal_channel(user.pk),
         user.token_generation,
     )?;
     state.metrics.token_issued();
-    Ok(TokenResponse {
+    let tokens = TokenResponse {
         token: issued.token,
         ws_token: issued.ws_token,
         user: user.into(),
         expires_in: issued.expires_in,
         ws_expires_in: issued.ws_expires_in,
-    })
+    };
+    Ok((tokens, quota))
 }
