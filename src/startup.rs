@@ -45,6 +45,14 @@ pub struct Application {
     metrics_server: Option<Server>,
 }
 
+/// Headers on every answer. Errors raised by middleware (401, 429, 431) pass this layer
+/// as errors; `telemetry::observe` adds the same headers to them.
+pub const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+];
+
 /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 /// How long the relay may keep delivering queued events at shutdown.
@@ -115,10 +123,9 @@ impl Application {
                 .wrap(from_fn(limit_header_size))
                 .wrap(ErrorHandlers::new().default_handler(render_framework_error))
                 .wrap(
-                    DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "no-referrer"))
-                        .add(("Cache-Control", "no-store")),
+                    SECURITY_HEADERS
+                        .iter()
+                        .fold(DefaultHeaders::new(), |h, &pair| h.add(pair)),
                 )
                 // Outermost: the id, metrics and log line see every answer, errors included.
                 .wrap(from_fn(telemetry::observe))

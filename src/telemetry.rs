@@ -54,7 +54,15 @@ pub async fn observe(
             (res.status(), Ok(res))
         }
         Err(mut answer) => {
-            answer.headers_mut().insert(header.0, header.1);
+            let headers = answer.headers_mut();
+            headers.insert(header.0, header.1);
+            for (name, value) in crate::startup::SECURITY_HEADERS {
+                if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                    if !headers.contains_key(&name) {
+                        headers.insert(name, HeaderValue::from_static(value));
+                    }
+                }
+            }
             let status = answer.status();
             let error = InternalError::from_response("request refused", answer);
             (status, Err(error.into()))

@@ -242,3 +242,70 @@ async fn tokens_signed_before_a_secret_rotation_keep_working_with_the_previous_s
     assert_error(app.get_me(&forged).await, 401, "invalid_token").await;
     assert_error(app.get_me(&unknown_kid).await, 401, "invalid_token").await;
 }
+
+#[actix_web::test]
+async fn every_answer_carries_the_security_headers_middleware_errors_included() {
+    let app = TestApp::start().await;
+    let big = "x".repeat(chatsdk::startup::MAX_HEADER_BYTES + 1);
+    let cases = [
+        (
+            "GET /health",
+            app.http.get(format!("{}/health", app.base)),
+            200,
+        ),
+        // Refused by the API-key middleware, before any handler.
+        (
+            "POST /tokens without a key",
+            app.http.post(format!("{}/tokens", app.base)),
+            401,
+        ),
+        // Refused by the bearer-token middleware.
+        (
+            "GET /api/me without a token",
+            app.http.get(format!("{}/api/me", app.base)),
+            401,
+        ),
+        (
+            "GET of an unknown route",
+            app.http.get(format!("{}/nope", app.base)),
+            404,
+        ),
+        // Refused by the header-size middleware, the outermost check.
+        (
+            "GET /health with huge headers",
+            app.http
+                .get(format!("{}/health", app.base))
+                .header("X-Big", big),
+            431,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), status, "{what}");
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{what}"
+        );
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+        assert!(
+            header("x-request-id").is_some_and(|id| !id.is_empty()),
+            "{what}"
+        );
+    }
+}
