@@ -2,6 +2,7 @@
 //! service on a free loopback port, built by the same code as `chatsdk serve`.
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod rt_client;
 
 use base64::Engine;

@@ -1,0 +1,208 @@
+//! Chat REST API credentials: a token or the app's API key (acting as a user or not),
+//! missing, ambiguous or bad ones, against a real server and Centrifugo.
+
+mod common;
+
+use common::{
+    TestApp, assert_error,
+    chat::{
+        as_key, as_user, call, channel_ids, create_channel, expect, get_channel, page, s, send,
+        token,
+    },
+};
+use reqwest::Method;
+use serde_json::json;
+
+#[actix_web::test]
+async fn a_request_without_credentials_gets_401_missing_token_naming_both_ways_in() {
+    let app = TestApp::start().await;
+
+    let res = call(&app, Method::GET, "/api/channels", None, None, None).await;
+
+    let message = assert_error(res, 401, "missing_token").await;
+    assert!(
+        message.contains("Bearer") && message.contains("X-API-Key"),
+        "{message}"
+    );
+}
+
+#[actix_web::test]
+async fn a_request_with_both_a_token_and_a_key_gets_400_ambiguous_credentials() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+
+    let res = call(
+        &app,
+        Method::GET,
+        "/api/channels",
+        Some(&alice),
+        Some(&app.api_key),
+        None,
+    )
+    .await;
+
+    assert_error(res, 400, "ambiguous_credentials").await;
+}
+
+#[actix_web::test]
+async fn a_bad_api_key_gets_401_invalid_api_key_even_with_a_bad_body() {
+    let app = TestApp::start().await;
+
+    let res = call(
+        &app,
+        Method::POST,
+        "/api/channels",
+        None,
+        Some("chatsdk_nope"),
+        Some(json!({"bogus": true})),
+    )
+    .await;
+
+    assert_error(res, 401, "invalid_api_key").await;
+}
+
+#[actix_web::test]
+async fn a_token_caller_naming_a_user_id_in_body_or_query_gets_400() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+
+    let in_body = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels",
+        Some(json!({"id": "d", "userId": "alice"})),
+    )
+    .await;
+    let in_query = as_user(
+        &app,
+        &alice,
+        Method::GET,
+        "/api/channels?userId=alice",
+        None,
+    )
+    .await;
+    let in_query_of_a_write = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels/c/messages?userId=bob",
+        Some(json!({"text": "hi"})),
+    )
+    .await;
+
+    for res in [in_body, in_query, in_query_of_a_write] {
+        let message = assert_error(res, 400, "invalid_request").await;
+        assert!(message.contains("userId"), "{message}");
+    }
+    assert_eq!(
+        channel_ids(&app, &alice).await,
+        ["c"],
+        "nothing was created"
+    );
+    assert_eq!(page(&app, &alice, "c", "").await["messages"], json!([]));
+}
+
+#[actix_web::test]
+async fn a_key_caller_without_user_id_gets_400_where_a_user_is_needed() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+    let msg = send(&app, &alice, "c", "hi").await;
+    let msg_id = s(&msg["id"]);
+
+    let requests = [
+        (Method::GET, "/api/channels".to_string(), None),
+        (
+            Method::PUT,
+            format!("/api/channels/c/messages/{msg_id}/reactions/ok"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/channels/c/messages/{msg_id}/reactions/ok"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/channels/c/read".to_string(),
+            Some(json!({"seq": 1})),
+        ),
+        (
+            Method::POST,
+            "/api/channels/direct".to_string(),
+            Some(json!({"userId": "alice"})),
+        ),
+    ];
+
+    for (method, path, body) in requests {
+        let res = as_key(&app, method.clone(), &path, body).await;
+        let message = assert_error(res, 400, "invalid_request").await;
+        assert!(message.contains("userId"), "{method} {path}: {message}");
+    }
+}
+
+#[actix_web::test]
+async fn a_key_caller_acting_as_a_user_creates_channels_that_user_owns() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+
+    let created = expect(
+        as_key(
+            &app,
+            Method::POST,
+            "/api/channels",
+            Some(json!({"id": "by-key", "name": "From the backend", "userId": "alice"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    assert_eq!(created["role"], "owner");
+    let seen = expect(get_channel(&app, &alice, "by-key").await, 200).await;
+    assert_eq!(seen["role"], "owner");
+    assert_eq!(seen["name"], "From the backend");
+    assert_eq!(seen["memberCount"], 1);
+}
+
+#[actix_web::test]
+async fn a_key_callers_unknown_user_id_becomes_a_bare_user() {
+    let app = TestApp::start().await;
+    assert_eq!(app.count_users(), 0);
+
+    expect(
+        as_key(
+            &app,
+            Method::POST,
+            "/api/channels",
+            Some(json!({"id": "c", "userId": "newbie"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    assert_eq!(app.count_users(), 1);
+    let failed = as_key(
+        &app,
+        Method::PUT,
+        "/api/channels/nope/messages/m/reactions/x?userId=ghost",
+        None,
+    )
+    .await;
+    assert_error(failed, 404, "channel_not_found").await;
+    assert_eq!(
+        app.count_users(),
+        1,
+        "a refused request leaves no user behind"
+    );
+    let body = app.tokens_for("newbie").await;
+    assert_eq!(
+        body["user"],
+        json!({"id": "newbie", "name": null, "image": null, "email": null, "custom": {}})
+    );
+    let seen = expect(get_channel(&app, s(&body["token"]), "c").await, 200).await;
+    assert_eq!(seen["role"], "owner");
+}

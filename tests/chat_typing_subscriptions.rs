@@ -1,0 +1,135 @@
+//! Chat REST API typing and channel subscription tokens, and reaching any accepted
+//! channel id by its path, against a real server and Centrifugo.
+
+mod common;
+
+use common::{
+    TestApp, assert_error,
+    chat::{as_key, as_user, ch, create_channel, expect, get_channel, s, token},
+    jwt_claims,
+};
+use reqwest::Method;
+use serde_json::json;
+
+#[actix_web::test]
+async fn typing_is_accepted_for_members_only() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let mallory = token(&app, "mallory").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+
+    let res = as_user(&app, &alice, Method::POST, "/api/channels/c/typing", None).await;
+    let outsider = as_user(&app, &mallory, Method::POST, "/api/channels/c/typing", None).await;
+
+    assert_eq!(expect(res, 202).await, json!({"status": "sent"}));
+    assert_error(outsider, 404, "channel_not_found").await;
+}
+
+#[actix_web::test]
+async fn a_member_gets_a_subscription_token_for_the_channels_realtime_name() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let created = create_channel(&app, &alice, json!({"id": "c"})).await;
+
+    let res = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels/c/subscription-token",
+        None,
+    )
+    .await;
+
+    let body = expect(res, 200).await;
+    assert_eq!(body["channel"], created["realtimeChannel"]);
+    assert_eq!(body["expiresIn"], 300);
+    let claims = jwt_claims(s(&body["token"]));
+    assert_eq!(claims["sub"], format!("{}:alice", app.app_id));
+    assert_eq!(claims["channel"], created["realtimeChannel"]);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        300
+    );
+    let by_name = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/subscription-token",
+        Some(json!({"channel": created["realtimeChannel"]})),
+    )
+    .await;
+    assert_eq!(
+        expect(by_name, 200).await["channel"],
+        created["realtimeChannel"]
+    );
+}
+
+#[actix_web::test]
+async fn a_non_member_gets_no_subscription_token_even_through_the_key() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let mallory = token(&app, "mallory").await;
+    let created = create_channel(&app, &alice, json!({"id": "c"})).await;
+
+    let by_token = as_user(
+        &app,
+        &mallory,
+        Method::POST,
+        "/api/channels/c/subscription-token",
+        None,
+    )
+    .await;
+    let by_key = as_key(
+        &app,
+        Method::POST,
+        "/api/channels/c/subscription-token?userId=mallory",
+        None,
+    )
+    .await;
+    let by_name = as_user(
+        &app,
+        &mallory,
+        Method::POST,
+        "/api/subscription-token",
+        Some(json!({"channel": created["realtimeChannel"]})),
+    )
+    .await;
+
+    assert_error(by_token, 404, "channel_not_found").await;
+    assert_error(by_key, 404, "channel_not_found").await;
+    assert_error(by_name, 404, "channel_not_found").await;
+}
+
+#[actix_web::test]
+async fn a_channel_id_the_api_accepts_can_be_reached_by_its_path() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+
+    for id in [".", ".."] {
+        let res = as_user(
+            &app,
+            &alice,
+            Method::POST,
+            "/api/channels",
+            Some(json!({ "id": id })),
+        )
+        .await;
+
+        // Either refuse the id up front, or serve it at /api/channels/{id}: HTTP clients
+        // resolve `.` and `..` path segments (even as %2E), so such a channel would be
+        // created but never reachable again.
+        if res.status() == 201 {
+            let fetched = get_channel(&app, &alice, id).await;
+            assert_eq!(
+                fetched.status(),
+                200,
+                "channel {id:?} was created but GET {} answers {}",
+                ch(id),
+                fetched.text().await.unwrap()
+            );
+        } else {
+            let message = assert_error(res, 400, "invalid_request").await;
+            assert!(message.contains("id"), "{message}");
+        }
+    }
+}
