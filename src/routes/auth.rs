@@ -111,7 +111,7 @@ async fn resolve_caller(
             (caller, None)
         }
         (false, Some(_)) => {
-            let app = authenticate_key(state, req).await?;
+            let app = authenticate_key(state, PresentedKey::from_header(req)?).await?;
             let quota = limits.hit_key(&app.key_id)?;
             let caller = Caller {
                 app_id: app.app_id,
@@ -244,12 +244,12 @@ pub async fn require_api_key(
     next.call(req).await
 }
 
-/// A live key, checked on a read connection (the `/api` routes' backend callers).
-async fn authenticate_key(
+/// A live key, checked on a read connection (backend callers of `/api`, and `/tokens`
+/// when its body is refused and the key must be judged alone).
+pub async fn authenticate_key(
     state: &AppState,
-    req: &ServiceRequest,
+    key: PresentedKey,
 ) -> Result<AuthenticatedApp, ApiError> {
-    let key = PresentedKey::from_header(req)?;
     let checked = state.db.read(move |c| check_key(c, &key)).await?;
     if let Some(now) = checked.touch_at {
         let db = state.db.clone();

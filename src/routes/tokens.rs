@@ -168,10 +168,9 @@ pub async fn issue_tokens(
             .await
         }
         // A 401 wins over a 400: the key is checked before the body's error is told.
-        Err(body_error) => match check_key_alone(&state, &limits, key).await {
-            Ok(_) => Err(body_error),
-            Err(e) => Err(e),
-        },
+        Err(body_error) => check_key_alone(&state, &limits, key)
+            .await
+            .and(Err(body_error)),
     };
     match result {
         Ok((tokens, quota)) => {
@@ -197,14 +196,14 @@ enum Requester {
     App(String),
 }
 
-/// Checks a key without issuing anything (the answer to a bad body needs it).
+/// Checks a key, and counts it, without issuing anything (the answer to a bad body).
 async fn check_key_alone(
     state: &AppState,
     limits: &web::Data<RateLimits>,
     key: PresentedKey,
 ) -> Result<Option<Decision>, ApiError> {
-    let checked = state.db.read(move |c| auth::check_key(c, &key)).await?;
-    limits.hit_key(&checked.app.key_id)
+    let app = auth::authenticate_key(state, key).await?;
+    limits.hit_key(&app.key_id)
 }
 
 /// Upserts the user of the demo's `app_id` and issues both tokens.
