@@ -221,21 +221,10 @@ async fn a_whole_scenario_with_debug_logging_logs_requests_but_no_secret_in_any_
     .unwrap();
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
-        .arg("serve")
+    let mut child = common::serve_command(&db, port, &centrifugo.internal_url)
         .env("RUST_LOG", "debug")
-        .env("CHATSDK_DATABASE", &db)
-        .env("CHATSDK_ADDR", format!("127.0.0.1:{port}"))
-        .env("CHATSDK_JWT_SECRET", common::JWT_SECRET)
-        .env(
-            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
-            common::CENTRIFUGO_SECRET,
-        )
-        .env("CENTRIFUGO_HTTP_API_KEY", common::CENTRIFUGO_API_KEY)
-        .env("CENTRIFUGO_URL", &centrifugo.internal_url)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();

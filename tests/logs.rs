@@ -100,23 +100,12 @@ async fn serve(env: &[(&str, &str)]) -> Served {
     let port = common::free_port();
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
-        .arg("serve")
+    let child = common::serve_command(&db, port, &centrifugo.internal_url)
         .env_remove("RUST_LOG")
         .env_remove("CHATSDK_LOG_FORMAT")
         .envs(env.iter().copied())
-        .env("CHATSDK_DATABASE", &db)
-        .env("CHATSDK_ADDR", format!("127.0.0.1:{port}"))
-        .env("CHATSDK_JWT_SECRET", common::JWT_SECRET)
-        .env(
-            "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
-            common::CENTRIFUGO_SECRET,
-        )
-        .env("CENTRIFUGO_HTTP_API_KEY", common::CENTRIFUGO_API_KEY)
-        .env("CENTRIFUGO_URL", &centrifugo.internal_url)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");

@@ -64,6 +64,21 @@ fn centrifugo_options(
     }
 }
 
+/// `chatsdk serve` as a child process on `port` over `db`, with the test secrets and
+/// Centrifugo at `centrifugo_url`; killed when dropped.
+pub fn serve_command(db: &Path, port: u16, centrifugo_url: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"));
+    cmd.arg("serve")
+        .env("CHATSDK_DATABASE", db)
+        .env("CHATSDK_ADDR", format!("127.0.0.1:{port}"))
+        .env("CHATSDK_JWT_SECRET", JWT_SECRET)
+        .env("CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY", CENTRIFUGO_SECRET)
+        .env("CENTRIFUGO_HTTP_API_KEY", CENTRIFUGO_API_KEY)
+        .env("CENTRIFUGO_URL", centrifugo_url)
+        .kill_on_drop(true);
+    cmd
+}
+
 /// Starts Centrifugo on the given ports (e.g. to restart it where clients expect it).
 pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> CentrifugoProcess {
     CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port, None))
