@@ -5,9 +5,7 @@
 //! Needs `/usr/bin/chromium` (or CHROMIUM_BIN) and `npm ci` in examples/web: `bash .ci/demo-deps`.
 //! `CHATSDK_DEMO_SCREENSHOT=path.png` also saves both pages side by side.
 
-mod common;
-
-use common::{TestApp, repo_path};
+use crate::common::{TestApp, repo_path};
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -1,8 +1,7 @@
 //! `chatsdk centrifugo-config`: the checked-in centrifugo/config.json is its output, and
 //! what it prints passes the real Centrifugo's strict config check.
 
-mod common;
-
+use crate::common;
 use std::process::Command;
 
 fn centrifugo_config(args: &[&str]) -> String {

@@ -1,9 +1,7 @@
 //! The wsToken against the real Centrifugo: the official client connects with it,
 //! `centrifugo checktoken` agrees, and what should be refused is refused.
 
-mod common;
-
-use common::{CENTRIFUGO_SECRET, TestApp, checktoken, jwt_claims, official_client_connect};
+use crate::common::{CENTRIFUGO_SECRET, TestApp, checktoken, jwt_claims, official_client_connect};
 use serde_json::Value;
 
 fn disconnect_code(report: &Value) -> Option<i64> {

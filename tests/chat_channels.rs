@@ -1,9 +1,7 @@
 //! Chat REST API channels: create, get, patch, delete, list and page, direct channels
 //! and isolation between apps, against a real server and Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{
         as_key, as_user, call, channel_ids, create_channel, enc, expect, get_channel, room, s,

@@ -1,9 +1,7 @@
 //! Chat REST API credentials: a token or the app's API key (acting as a user or not),
 //! missing, ambiguous or bad ones, against a real server and Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{
         as_key, as_user, call, channel_ids, create_channel, expect, get_channel, page, s, send,

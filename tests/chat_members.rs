@@ -1,9 +1,7 @@
 //! Chat REST API channel members: add, grant roles, leave, remove and list,
 //! against a real server and Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{
         add_members, as_user, channel_ids, create_channel, expect, get_channel, member_roles, room,

@@ -1,9 +1,7 @@
 //! Chat REST API messages: send, retry, page, edit, delete, replies and field limits,
 //! against a real server and Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{
         as_key, as_user, channel_ids, create_channel, expect, get_channel, page, room, s, send,

@@ -1,9 +1,7 @@
 //! Chat REST API with odd channel and user ids (e-mail, Unicode, `:#,`, spaces, slashes)
 //! round-tripping through paths, against a real server and Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{
         add_members, as_key, as_user, ch, channel_ids, create_channel, enc, expect, get_channel,

@@ -1,9 +1,7 @@
 //! Chat REST API reactions and read marks (unread counts), against a real server and
 //! Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{
         as_key, as_user, ch, create_channel, enc, expect, get_channel, page, room, s, send, token,

@@ -1,10 +1,9 @@
 //! Chat events end to end: REST writes on the service, delivery through the real
 //! Centrifugo, received by the official client (centrifuge-python through `RtClient`).
 
-mod common;
-
-use common::rt_client::{RtClient, SubOptions, is};
-use common::{TestApp, assert_error, jwt_claims};
+use crate::common;
+use crate::common::rt_client::{RtClient, SubOptions, is};
+use crate::common::{TestApp, assert_error, jwt_claims};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;

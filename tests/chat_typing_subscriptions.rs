@@ -1,9 +1,7 @@
 //! Chat REST API typing and channel subscription tokens, and reaching any accepted
 //! channel id by its path, against a real server and Centrifugo.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, assert_error,
     chat::{as_key, as_user, ch, create_channel, expect, get_channel, s, token},
     jwt_claims,

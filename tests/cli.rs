@@ -1,8 +1,7 @@
 //! The `chatsdk` binary end to end: apps, keys, healthcheck, and startup errors.
 
-mod common;
-
-use common::TestApp;
+use crate::common;
+use crate::common::TestApp;
 use serde_json::Value;
 use std::process::Command;
 

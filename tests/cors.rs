@@ -1,8 +1,6 @@
 //! CORS: off by default; when enabled, only for bearer-token use of `/api`.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::Method;
 
 const ORIGIN: &str = "http://localhost:3000";

@@ -1,9 +1,8 @@
 //! The demo routes over HTTP: absent unless CHATSDK_DEMO is on; when on, the page is served
 //! from the binary and `/demo/token` issues tokens of the `demo` app only.
 
-mod common;
-
-use common::{TestApp, assert_error, jwt_claims, repo_path};
+use crate::common;
+use crate::common::{TestApp, assert_error, jwt_claims, repo_path};
 use serde_json::{Value, json};
 
 async fn post_demo_token(app: &TestApp, body: &Value) -> reqwest::Response {

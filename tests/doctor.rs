@@ -1,7 +1,6 @@
 //! `chatsdk doctor` end to end: the real binary against a real Centrifugo.
 
-mod common;
-
+use crate::common;
 use chatsdk::centrifugo_process::{CentrifugoOptions, CentrifugoProcess};
 use chatsdk::secret::Secret;
 use serde_json::Value;

@@ -2,9 +2,8 @@
 //! runs as a real process against a real ChatSDK and Centrifugo, and the tokens it hands
 //! out must work on ChatSDK's REST API and on Centrifugo.
 
-mod common;
-
-use common::{TestApp, free_port, jwt_claims, official_client_connect, repo_path};
+use crate::common;
+use crate::common::{TestApp, free_port, jwt_claims, official_client_connect, repo_path};
 use serde_json::Value;
 use std::fs::File;
 use std::path::PathBuf;

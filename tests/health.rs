@@ -1,8 +1,6 @@
 //! `/health` and `/ready`, with Centrifugo up, down and misconfigured.
 
-mod common;
-
-use common::{TestApp, assert_error};
+use crate::common::{TestApp, assert_error};
 use serde_json::{Value, json};
 
 #[actix_web::test]

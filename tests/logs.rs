@@ -1,9 +1,8 @@
 //! Request ids (`X-Request-Id`) and request logs: one line per request, and with
 //! `CHATSDK_LOG_FORMAT=json` one JSON object per line from the real binary, without secrets.
 
-mod common;
-
-use common::{TestApp, assert_error};
+use crate::common;
+use crate::common::{TestApp, assert_error};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;

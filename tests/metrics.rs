@@ -1,9 +1,8 @@
 //! `GET /metrics` after a real scenario: the series a Prometheus server would scrape, read
 //! with a small parser of the text format (0.0.4), never by grepping substrings.
 
-mod common;
-
-use common::{TestApp, assert_error, free_port};
+use crate::common;
+use crate::common::{TestApp, assert_error, free_port};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

@@ -1,10 +1,8 @@
 //! The OpenAPI document: it lists exactly the registered routes, is served as OpenAPI 3.1,
 //! names every error code, and `/docs` shows every operation.
 
-mod common;
-
+use crate::common::TestApp;
 use chatsdk::error::ApiError;
-use common::TestApp;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

@@ -1,10 +1,8 @@
 //! Rate limits against a real server: per API key, per user on chat writes, per client IP
 //! on failed authentication, X-Forwarded-For only from trusted proxies, and `off`.
 
-mod common;
-
+use crate::common::{TestApp, assert_error};
 use chatsdk::config::RateLimitMode;
-use common::{TestApp, assert_error};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -2,11 +2,10 @@
 //! network to its API, kill -9 and SIGTERM of the real binary under load, online backups
 //! and CLI writers beside the server. Nothing acknowledged may be lost or duplicated.
 
-mod common;
-
+use crate::common;
+use crate::common::rt_client::{RtClient, SubOptions, is};
+use crate::common::{CENTRIFUGO_API_KEY, CENTRIFUGO_SECRET, JWT_SECRET, TestApp, free_port};
 use chatsdk::centrifugo_process::CentrifugoProcess;
-use common::rt_client::{RtClient, SubOptions, is};
-use common::{CENTRIFUGO_API_KEY, CENTRIFUGO_SECRET, JWT_SECRET, TestApp, free_port};
 use serde_json::{Value, json};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet, VecDeque};

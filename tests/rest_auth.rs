@@ -1,8 +1,7 @@
 //! `GET /api/me` and REST token checks: only a genuine, unexpired ChatSDK token works.
 
-mod common;
-
-use common::{JWT_SECRET, TestApp, assert_error};
+use crate::common;
+use crate::common::{JWT_SECRET, TestApp, assert_error};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 

@@ -1,11 +1,8 @@
 //! Proves the real-time test client (`tests/clients/rt_agent.py` driven by `RtClient`)
 //! against a real Centrifugo started here from its own temp config.
 
-#[path = "common/rt_client.rs"]
-mod rt_client;
-
+use crate::common::rt_client::{RtClient, SubOptions, is};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rt_client::{RtClient, SubOptions, is};
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -5,10 +5,9 @@
 //! Needs the schemathesis CLI (pinned in `.ci/run`, installed into the cached venv):
 //! `CHATSDK_SCHEMATHESIS`, else `schemathesis` beside the test Python.
 
-mod common;
-
+use crate::common;
+use crate::common::TestApp;
 use chatsdk::config::RateLimitMode;
-use common::TestApp;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! `POST /tokens`: the contract a customer's backend relies on.
 
-mod common;
-
-use common::{TestApp, assert_error, jwt_claims, jwt_header};
+use crate::common::{TestApp, assert_error, jwt_claims, jwt_header};
 use serde_json::{Value, json};
 
 #[actix_web::test]

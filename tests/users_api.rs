@@ -1,9 +1,8 @@
 //! The backend revokes a user's tokens or deletes the user.
 
-mod common;
-
-use common::rt_client::RtClient;
-use common::{TestApp, assert_error};
+use crate::common;
+use crate::common::rt_client::RtClient;
+use crate::common::{TestApp, assert_error};
 use serde_json::{Value, json};
 use std::time::Duration;
 
