@@ -66,6 +66,58 @@ async fn reactions_are_counted_once_per_user_and_own_is_the_callers() {
 }
 
 #[actix_web::test]
+async fn a_history_page_shows_each_messages_own_reactions_and_no_other_channels() {
+    let app = TestApp::start().await;
+    let r = room(&app).await;
+    create_channel(&app, &r.alice, json!({"id": "other", "members": ["bob"]})).await;
+    // Interleaved with another channel's messages, so the pages' message pks are not
+    // consecutive; the other channel's reactions must not show up here.
+    let mut msgs = Vec::new();
+    for i in 0..3 {
+        msgs.push(send(&app, &r.alice, "room", &format!("m{i}")).await);
+        let noise = send(&app, &r.alice, "other", &format!("o{i}")).await;
+        let path = reaction_path("other", &noise, "x");
+        expect(as_user(&app, &r.bob, Method::PUT, &path, None).await, 200).await;
+    }
+    for (who, msg, emoji) in [
+        (&r.bob, &msgs[0], "+1"),
+        (&r.carol, &msgs[0], "+1"),
+        (&r.carol, &msgs[0], "heart"),
+        (&r.bob, &msgs[2], "party"),
+        (&r.bob, &msgs[2], "+1"),
+    ] {
+        let path = reaction_path("room", msg, emoji);
+        expect(as_user(&app, who, Method::PUT, &path, None).await, 200).await;
+    }
+
+    let seen_by_carol = page(&app, &r.carol, "room", "").await;
+    let reactions: Vec<&Value> = seen_by_carol["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["reactions"])
+        .collect();
+    assert_eq!(
+        reactions,
+        [
+            &json!({"counts": {"+1": 2, "heart": 1}, "own": ["+1", "heart"]}),
+            &json!({"counts": {}, "own": []}),
+            &json!({"counts": {"+1": 1, "party": 1}, "own": []}),
+        ]
+    );
+    // A page that starts in the middle sees the same reactions for its messages.
+    let older = page(&app, &r.bob, "room", &format!("?before={}", msgs[2]["seq"])).await;
+    assert_eq!(
+        older["messages"][0]["reactions"],
+        json!({"counts": {"+1": 2, "heart": 1}, "own": ["+1"]})
+    );
+    assert_eq!(
+        older["messages"][1]["reactions"],
+        json!({"counts": {}, "own": []})
+    );
+}
+
+#[actix_web::test]
 async fn a_unicode_emoji_works_percent_encoded_in_the_path() {
     let app = TestApp::start().await;
     let alice = token(&app, "alice").await;

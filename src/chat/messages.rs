@@ -78,10 +78,18 @@ pub fn page(
     let me = ctx.me_for_read(conn)?;
     let a = access(conn, ctx, me, channel_id)?;
     let (rows, has_more) = rows::page(conn, a.channel.pk, from, limit)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(view(conn, &a, row)?);
-    }
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok((Vec::new(), has_more));
+    };
+    let viewer = a.me.as_ref().map(|m| m.pk);
+    let mut reactions = rows::reactions_between(conn, a.channel.pk, first.seq, last.seq, viewer)?;
+    let out = rows
+        .into_iter()
+        .map(|row| {
+            let r = reactions.remove(&row.pk).unwrap_or_default();
+            MessageView::new(row, &a.channel.id, r)
+        })
+        .collect();
     Ok((out, has_more))
 }
 

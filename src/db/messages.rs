@@ -4,7 +4,7 @@ use super::channels::parse_object;
 use super::{DbError, DbResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Who wrote a message; `None` on the row for a system message.
 #[derive(Debug, Clone)]
@@ -213,6 +213,15 @@ pub struct Reactions {
     pub own: Vec<String>,
 }
 
+impl Reactions {
+    fn add(&mut self, emoji: String, count: i64, own: bool) {
+        if own {
+            self.own.push(emoji.clone());
+        }
+        self.counts.insert(emoji, count);
+    }
+}
+
 pub fn reactions(
     conn: &Connection,
     message_pk: i64,
@@ -224,18 +233,38 @@ pub fn reactions(
     )?;
     let mut out = Reactions::default();
     let rows = stmt.query_map(params![message_pk, viewer_pk], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, bool>(2)?,
-        ))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?;
     for row in rows {
         let (emoji, n, own) = row?;
-        if own {
-            out.own.push(emoji.clone());
-        }
-        out.counts.insert(emoji, n);
+        out.add(emoji, n, own);
+    }
+    Ok(out)
+}
+
+/// The reactions of every message of a channel with `seq` in `first..=last`, by message
+/// pk: one query for a history page instead of one per message (a page is exactly the
+/// messages between its first and last `seq`).
+pub fn reactions_between(
+    conn: &Connection,
+    channel_pk: i64,
+    first: i64,
+    last: i64,
+    viewer_pk: Option<i64>,
+) -> DbResult<HashMap<i64, Reactions>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.message_pk, r.emoji, count(*), max(r.user_pk IS ?4)
+         FROM messages m JOIN reactions r ON r.message_pk = m.pk
+         WHERE m.channel_pk = ?1 AND m.seq BETWEEN ?2 AND ?3
+         GROUP BY r.message_pk, r.emoji ORDER BY r.message_pk, r.emoji",
+    )?;
+    let mut out: HashMap<i64, Reactions> = HashMap::new();
+    let rows = stmt.query_map(params![channel_pk, first, last, viewer_pk], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    for row in rows {
+        let (pk, emoji, n, own) = row?;
+        out.entry(pk).or_default().add(emoji, n, own);
     }
     Ok(out)
 }
