@@ -4,12 +4,15 @@
 //!   queued, runs them in one `BEGIN IMMEDIATE` transaction with a savepoint per job
 //!   (a failing job rolls back alone) and commits once: group commit, so
 //!   `synchronous=FULL` stays fast.
+//! - WAL checkpoints run on a thread of their own (`checkpoint`), not inside a commit,
+//!   up to a cap on the WAL's length.
 //! - Reads run on the blocking thread pool with connections from a small pool.
 //!
 //! No SQLite call ever runs on an async worker thread.
 
 pub mod apps;
 pub mod channels;
+mod checkpoint;
 pub mod keys;
 pub mod members;
 pub mod messages;
@@ -71,6 +74,7 @@ pub type DbResult<T> = Result<T, DbError>;
 pub struct Db {
     writer: mpsc::Sender<Box<dyn WriteJob>>,
     readers: Arc<ReadPool>,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl Db {
@@ -87,6 +91,9 @@ impl Db {
         migrations::apply(&mut conn)?;
         // FULL: an acknowledged commit survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+        // The checkpoint thread does the copying; the writer checkpoints only at the cap.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::CAP_PAGES)?;
+        let checkpointer = checkpoint::Checkpointer::start(path)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -98,6 +105,7 @@ impl Db {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
             }),
+            _checkpointer: checkpointer,
         })
     }
 
