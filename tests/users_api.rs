@@ -206,3 +206,134 @@ async fn a_deleted_user_leaves_their_channels_keeps_their_messages_and_their_id_
         .unwrap();
     assert_error(res, 404, "channel_not_found").await;
 }
+
+/// Every registered `/api` route, its path parameters filled with ids of `alice`'s data.
+fn api_routes() -> Vec<(reqwest::Method, String)> {
+    let routes: Vec<_> = chatsdk::routes::registered_routes()
+        .into_iter()
+        .filter(|(_, p)| p.starts_with("/api/"))
+        .map(|(m, p)| {
+            let path = p
+                .replace("{id}", "room")
+                .replace("{msgId}", "m1")
+                .replace("{emoji}", "%F0%9F%91%8D")
+                .replace("{userId}", "alice");
+            assert!(
+                !path.contains('{'),
+                "a path parameter this test does not fill: {p}"
+            );
+            (
+                reqwest::Method::from_bytes(m.as_str().as_bytes()).unwrap(),
+                path,
+            )
+        })
+        .collect();
+    assert!(routes.len() >= 20, "{routes:?}");
+    routes
+}
+
+#[actix_web::test]
+async fn a_revoked_token_is_refused_on_every_api_route_whatever_else_is_wrong_with_the_request() {
+    let app = TestApp::start().await;
+    let alice = app.tokens_for("alice").await;
+    let token = alice["token"].as_str().unwrap();
+    let made = bearer_post(&app, token, "/api/channels", json!({"id": "room"})).await;
+    assert_eq!(made.status(), 201);
+    let sent = bearer_post(
+        &app,
+        token,
+        "/api/channels/room/messages",
+        json!({"clientMsgId": "m1", "text": "hi"}),
+    )
+    .await;
+    assert_eq!(sent.status(), 201);
+    let revoked = key_call(
+        &app,
+        reqwest::Method::POST,
+        "/api/users/alice/revoke-tokens",
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+
+    // An empty object (a body most routes refuse), a malformed body and no body: the
+    // revocation is told first, whether or not the request got as far as the database.
+    for body in [Some("{}"), Some("{\"text\":"), None] {
+        for (method, path) in api_routes() {
+            let mut req = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.base))
+                .bearer_auth(token);
+            if let Some(body) = body {
+                req = req.header("content-type", "application/json").body(body);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(
+                res.status().as_u16(),
+                401,
+                "{method} {path} with body {body:?}"
+            );
+            let answer: Value = res.json().await.unwrap();
+            assert_eq!(
+                answer["error"]["code"], "token_revoked",
+                "{method} {path} with body {body:?}: {answer}"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_revoked_tokens_valid_writes_are_refused_and_change_nothing() {
+    let app = TestApp::start().await;
+    let alice = app.tokens_for("alice").await;
+    let token = alice["token"].as_str().unwrap();
+    assert_eq!(
+        bearer_post(&app, token, "/api/channels", json!({"id": "room"}))
+            .await
+            .status(),
+        201
+    );
+    let revoked = key_call(
+        &app,
+        reqwest::Method::POST,
+        "/api/users/alice/revoke-tokens",
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+
+    let send = bearer_post(
+        &app,
+        token,
+        "/api/channels/room/messages",
+        json!({"text": "after revoke"}),
+    )
+    .await;
+    assert_error(send, 401, "token_revoked").await;
+    let make = bearer_post(&app, token, "/api/channels", json!({"id": "other"})).await;
+    assert_error(make, 401, "token_revoked").await;
+
+    let page: Value = key_call(
+        &app,
+        reqwest::Method::GET,
+        "/api/channels/room/messages?userId=alice",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page["messages"], json!([]), "{page}");
+    let other = key_call(&app, reqwest::Method::GET, "/api/channels/other").await;
+    assert_error(other, 404, "channel_not_found").await;
+    let fresh = app.tokens_for("alice").await;
+    let send = bearer_post(
+        &app,
+        fresh["token"].as_str().unwrap(),
+        "/api/channels/room/messages",
+        json!({"text": "with a new token"}),
+    )
+    .await;
+    assert_eq!(
+        send.status(),
+        201,
+        "a token issued after the revocation works"
+    );
+}

@@ -12,6 +12,8 @@ use crate::db::channels::{self as channel_rows, ChannelRow};
 use crate::db::{members as member_rows, users as user_rows};
 use crate::error::ApiError;
 use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Longest caller-chosen id of a channel or message, in characters.
 pub const MAX_ID_CHARS: usize = 128;
@@ -36,6 +38,53 @@ pub struct Ctx {
     pub backend: bool,
     /// The user acted as: the token's user, or the backend's `userId`.
     pub user_id: Option<String>,
+    /// A REST token's revocation check, made inside the request's own database work
+    /// (`routes::read`/`write`); `None` for the backend.
+    pub revocation: Option<RevocationCheck>,
+}
+
+/// Whether a REST token was revoked since it was issued: its user deleted, or its
+/// generation moved on (`revoke-tokens`). Read from the shared database, so a revocation
+/// holds at once on every server. The request's first database trip runs it inside its
+/// own work (one trip instead of two); the auth middleware runs it after the handler when
+/// no trip did (a request refused before reaching the database), so a revoked token is
+/// still answered 401 whatever else is wrong with the request.
+#[derive(Debug, Clone)]
+pub struct RevocationCheck {
+    app_id: String,
+    user_id: String,
+    generation: i64,
+    done: Arc<AtomicBool>,
+}
+
+impl RevocationCheck {
+    pub fn new(app_id: String, user_id: String, generation: i64) -> Self {
+        Self {
+            app_id,
+            user_id,
+            generation,
+            done: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Checks the token against its user's row, unless this request already did.
+    pub fn run(&self, conn: &Connection) -> Result<(), ApiError> {
+        if self.done.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let current = user_rows::token_generation(conn, &self.app_id, &self.user_id)?;
+        self.done.store(true, Ordering::Release);
+        match current {
+            None => Err(ApiError::InvalidToken("the user no longer exists")),
+            Some(g) if g != self.generation => Err(ApiError::TokenRevoked),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Whether some database trip of this request made the check.
+    pub fn done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
 }
 
 /// The acting user, resolved in the transaction.
@@ -46,6 +95,15 @@ pub struct Me {
 }
 
 impl Ctx {
+    /// Fails a revoked token (or one whose user is gone) before any other work of the
+    /// request's transaction. Once per request: later trips of the same request skip it.
+    pub fn check_not_revoked(&self, conn: &Connection) -> Result<(), ApiError> {
+        match &self.revocation {
+            Some(check) => check.run(conn),
+            None => Ok(()),
+        }
+    }
+
     /// The acting user for a write. The backend's `userId` becomes a bare user when new;
     /// a token whose user was deleted stands for nobody.
     pub fn me_for_write(&self, conn: &Connection) -> Result<Option<Me>, ApiError> {

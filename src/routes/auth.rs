@@ -2,7 +2,7 @@
 //! so a 401 always wins over a 400.
 
 use crate::auth::api_key::{self, ApiKeyHash};
-use crate::chat::Ctx;
+use crate::chat::{Ctx, RevocationCheck};
 use crate::db::{self, keys};
 use crate::domain::UserId;
 use crate::error::ApiError;
@@ -35,6 +35,8 @@ pub struct Caller {
     pub token_user: Option<String>,
     /// `?userId=` of a backend call.
     pub query_user: Option<String>,
+    /// The token's revocation check, still to be made (`backend == false`).
+    pub revocation: Option<RevocationCheck>,
 }
 
 impl Caller {
@@ -64,6 +66,7 @@ impl Caller {
             app_id: self.app_id.clone(),
             backend: self.backend,
             user_id,
+            revocation: self.revocation.clone(),
         })
     }
 }
@@ -78,8 +81,25 @@ pub async fn require_caller(
     let (caller, quota) = resolve_caller(&state, &limits, &req)
         .await
         .map_err(|e| limits.failed_auth(req.request(), e))?;
+    let revocation = caller.revocation.clone();
     req.extensions_mut().insert(caller);
     let mut res = next.call(req).await?;
+    // The handler answered without a database trip (a bad body or path, say): the
+    // token's revocation is checked now, and a revoked token still gets its 401.
+    if let Some(check) = revocation.filter(|c| !c.done()) {
+        let db_check = check.clone();
+        let outcome = state.db.read(move |c| db_check.run(c)).await;
+        if let Err(e) = outcome {
+            if res.status().is_success() {
+                log::error!(
+                    "{} answered {} without checking the token's revocation",
+                    res.request().path(),
+                    res.status()
+                );
+            }
+            return Err(limits.failed_auth(res.request(), e).into());
+        }
+    }
     if let Some(quota) = quota {
         ratelimit::set_headers(res.headers_mut(), &quota);
     }
@@ -101,8 +121,12 @@ async fn resolve_caller(
         (false, None) => return Err(ApiError::MissingToken),
         (true, None) => {
             let claims = state.tokens.verify_rest(bearer_token(req)?)?;
-            check_not_revoked(state, &claims).await?;
             let caller = Caller {
+                revocation: Some(RevocationCheck::new(
+                    claims.app.clone(),
+                    claims.sub.clone(),
+                    claims.generation,
+                )),
                 app_id: claims.app,
                 backend: false,
                 token_user: Some(claims.sub),
@@ -118,29 +142,11 @@ async fn resolve_caller(
                 backend: true,
                 token_user: None,
                 query_user: query_user(req)?,
+                revocation: None,
             };
             (caller, quota)
         }
     })
-}
-
-/// A genuine token still fails when its user was deleted or its generation revoked.
-/// Read from the shared database on every request, so a revocation holds at once on
-/// every server.
-async fn check_not_revoked(
-    state: &AppState,
-    claims: &crate::auth::tokens::RestClaims,
-) -> Result<(), ApiError> {
-    let (app, user) = (claims.app.clone(), claims.sub.clone());
-    let current = state
-        .db
-        .read(move |c| crate::db::users::token_generation(c, &app, &user))
-        .await?;
-    match current {
-        None => Err(ApiError::InvalidToken("the user no longer exists")),
-        Some(g) if g != claims.generation => Err(ApiError::TokenRevoked),
-        Some(_) => Ok(()),
-    }
 }
 
 /// The `userId` query parameter, checked like any user id.

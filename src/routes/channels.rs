@@ -128,7 +128,7 @@ pub async fn create(
         custom,
         members,
     };
-    let (channel, created) = write(&state, move |c| chat::create(c, &ctx, req)).await?;
+    let (channel, created) = write(&state, ctx, move |c, ctx| chat::create(c, ctx, req)).await?;
     Ok(created_or_existing(created, channel))
 }
 
@@ -169,7 +169,10 @@ pub async fn direct(
 ) -> Result<HttpResponse, ApiError> {
     let other = UserId::parse("userId", body.0.user_id)?;
     let ctx = caller.ctx(None)?;
-    let (channel, created) = write(&state, move |c| chat::direct(c, &ctx, other.as_str())).await?;
+    let (channel, created) = write(&state, ctx, move |c, ctx| {
+        chat::direct(c, ctx, other.as_str())
+    })
+    .await?;
     Ok(created_or_existing(created, channel))
 }
 
@@ -221,7 +224,8 @@ pub async fn list(
     let limit = page_limit(q.limit, DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE)?;
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let ctx = caller.ctx(None)?;
-    let (channels, next) = read(&state, move |c| chat::list(c, &ctx, cursor, limit)).await?;
+    let (channels, next) =
+        read(&state, ctx, move |c, ctx| chat::list(c, ctx, cursor, limit)).await?;
     Ok(HttpResponse::Ok().json(ChannelPage {
         channels,
         next_cursor: next.map(encode_cursor),
@@ -275,7 +279,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let channel = read(&state, move |c| chat::get(c, &ctx, &id)).await?;
+    let channel = read(&state, ctx, move |c, ctx| chat::get(c, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -328,7 +332,7 @@ pub async fn update(
         name: b.name,
         custom: b.custom,
     };
-    let channel = write(&state, move |c| chat::update(c, &ctx, &id, req)).await?;
+    let channel = write(&state, ctx, move |c, ctx| chat::update(c, ctx, &id, req)).await?;
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -353,7 +357,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    write(&state, move |c| chat::delete(c, &ctx, &id)).await?;
+    write(&state, ctx, move |c, ctx| chat::delete(c, ctx, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -394,13 +398,13 @@ pub async fn subscription_token(
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let channel = read(&state, move |c| {
+    let channel = read(&state, ctx, move |c, ctx| {
         let me = ctx.me_for_read(c)?;
         let a = access(
             c,
             &crate::chat::Ctx {
                 backend: false,
-                ..ctx
+                ..ctx.clone()
             },
             me,
             &id,
@@ -447,7 +451,7 @@ pub async fn subscription_token_by_name(
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
     let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
     let channel = b.channel.clone();
-    read(&state, move |c| {
+    read(&state, ctx, move |c, ctx| {
         let row = channel_rows::find_by_pk(c, &ctx.app_id, pk)?.ok_or(ApiError::ChannelNotFound)?;
         let me = ctx.me_for_read(c)?;
         // Tokens are for members only, whoever asks for them.
@@ -455,7 +459,7 @@ pub async fn subscription_token_by_name(
             c,
             &crate::chat::Ctx {
                 backend: false,
-                ..ctx
+                ..ctx.clone()
             },
             me,
             row,

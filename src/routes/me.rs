@@ -3,9 +3,9 @@
 use crate::db::users;
 use crate::error::ApiError;
 use crate::realtime::personal_channel;
-use crate::routes::AppState;
 use crate::routes::auth::Caller;
 use crate::routes::tokens::UserView;
+use crate::routes::{AppState, read};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
@@ -36,15 +36,15 @@ pub struct MeView {
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let ctx = caller.ctx(None)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let app_id = ctx.app_id.clone();
-    let user = state
-        .db
-        .read(move |c| users::find(c, &app_id, &user_id))
-        .await?;
+    let backend = ctx.backend;
+    let user = read(&state, ctx, move |c, ctx| {
+        Ok(users::find(c, &ctx.app_id, &user_id)?)
+    })
+    .await?;
     let user = match user {
         Some(u) => u,
         // A genuine token whose user is gone no longer stands for anyone.
-        None if !ctx.backend => return Err(ApiError::InvalidToken("the user no longer exists")),
+        None if !backend => return Err(ApiError::InvalidToken("the user no longer exists")),
         None => return Err(ApiError::NotFound("user".into())),
     };
     Ok(HttpResponse::Ok().json(MeView {

@@ -45,7 +45,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let members = read(&state, move |c| chat::list(c, &ctx, &id)).await?;
+    let members = read(&state, ctx, move |c, ctx| chat::list(c, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(MemberList { members }))
 }
 
@@ -101,7 +101,10 @@ pub async fn add(
     };
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
-    let added = write(&state, move |c| chat::add(c, &ctx, &id, &user_ids, role)).await?;
+    let added = write(&state, ctx, move |c, ctx| {
+        chat::add(c, ctx, &id, &user_ids, role)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(AddedMembers { added }))
 }
 
@@ -130,8 +133,8 @@ pub async fn remove(
     let (id, user_id) = path.into_inner();
     let user_id = UserId::parse("userId", user_id)?;
     let ctx = caller.ctx(None)?;
-    write(&state, move |c| {
-        chat::remove(c, &ctx, &id, user_id.as_str())
+    write(&state, ctx, move |c, ctx| {
+        chat::remove(c, ctx, &id, user_id.as_str())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -123,7 +123,7 @@ pub async fn send(
         custom,
         parent_id: b.parent_id,
     };
-    let (message, created) = write(&state, move |c| chat::send(c, &ctx, &id, req)).await?;
+    let (message, created) = write(&state, ctx, move |c, ctx| chat::send(c, ctx, &id, req)).await?;
     state.metrics.message_sent(created);
     Ok(created_or_existing(created, message))
 }
@@ -194,7 +194,10 @@ pub async fn page(
     };
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let (messages, has_more) = read(&state, move |c| chat::page(c, &ctx, &id, from, limit)).await?;
+    let (messages, has_more) = read(&state, ctx, move |c, ctx| {
+        chat::page(c, ctx, &id, from, limit)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(MessagePage { messages, has_more }))
 }
 
@@ -255,7 +258,10 @@ pub async fn edit(
         text: b.text,
         custom: b.custom,
     };
-    let message = write(&state, move |c| chat::edit(c, &ctx, &id, &msg_id, req)).await?;
+    let message = write(&state, ctx, move |c, ctx| {
+        chat::edit(c, ctx, &id, &msg_id, req)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(message))
 }
 
@@ -281,7 +287,10 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (id, msg_id) = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let message = write(&state, move |c| chat::delete(c, &ctx, &id, &msg_id)).await?;
+    let message = write(&state, ctx, move |c, ctx| {
+        chat::delete(c, ctx, &id, &msg_id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(message))
 }
 
@@ -299,8 +308,8 @@ async fn react(
         ));
     }
     let ctx = caller.ctx(None)?;
-    let message = write(&state, move |c| {
-        chat::react(c, &ctx, &id, &msg_id, &emoji, add)
+    let message = write(&state, ctx, move |c, ctx| {
+        chat::react(c, ctx, &id, &msg_id, &emoji, add)
     })
     .await?;
     Ok(HttpResponse::Ok().json(message))
@@ -390,7 +399,10 @@ pub async fn mark_read(
     }
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
-    let seq = write(&state, move |c| chat::mark_read(c, &ctx, &id, b.seq)).await?;
+    let seq = write(&state, ctx, move |c, ctx| {
+        chat::mark_read(c, ctx, &id, b.seq)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(ReadMark { seq }))
 }
 
@@ -424,7 +436,7 @@ pub async fn typing(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let (channel, event) = read(&state, move |c| chat::typing(c, &ctx, &id)).await?;
+    let (channel, event) = read(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
     let centrifugo = state.centrifugo.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = centrifugo.publish(&channel, &event, true).await {

@@ -14,6 +14,7 @@ pub mod users;
 
 use crate::auth::tokens::TokenIssuer;
 use crate::centrifugo::CentrifugoClient;
+use crate::chat::Ctx;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::openapi;
@@ -37,25 +38,39 @@ pub struct AppState {
 }
 
 /// Runs a chat write in one transaction, then wakes the relay for the events it queued.
-pub async fn write<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+/// A REST token's revocation is checked first, in the same transaction.
+pub async fn write<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&Connection, &Ctx) -> Result<T, ApiError> + Send + 'static,
 {
-    let result = state.db.write(f).await;
+    let result = state
+        .db
+        .write(move |c| {
+            ctx.check_not_revoked(c)?;
+            f(c, &ctx)
+        })
+        .await;
     if result.is_ok() {
         state.relay.wake();
     }
     result
 }
 
-/// Runs a chat read on a read connection.
-pub async fn read<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+/// Runs a chat read on a read connection, after the REST token's revocation check on the
+/// same connection (one trip to the blocking pool for both).
+pub async fn read<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&Connection, &Ctx) -> Result<T, ApiError> + Send + 'static,
 {
-    state.db.read(f).await
+    state
+        .db
+        .read(move |c| {
+            ctx.check_not_revoked(c)?;
+            f(c, &ctx)
+        })
+        .await
 }
 
 /// CORS for browsers calling `/api` with a bearer token, from the configured origins only.

@@ -41,7 +41,7 @@ pub async fn revoke_tokens(
     let user_id = UserId::parse("userId", path.into_inner())?;
     let ctx = caller.ctx(None)?;
     let id = user_id.as_str().to_string();
-    write(&state, move |c| chat::revoke_tokens(c, &ctx, &id)).await?;
+    write(&state, ctx, move |c, ctx| chat::revoke_tokens(c, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(Revoked {
         user_id: user_id.as_str().to_string(),
         revoked: true,
@@ -70,6 +70,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = UserId::parse("userId", path.into_inner())?;
     let ctx = caller.ctx(None)?;
-    write(&state, move |c| chat::delete(c, &ctx, user_id.as_str())).await?;
+    write(&state, ctx, move |c, ctx| {
+        chat::delete(c, ctx, user_id.as_str())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
