@@ -89,7 +89,8 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    /// Opens (creating if needed) the database, applies migrations and starts the writer,
+    /// the readers and the checkpoint thread.
     pub fn open(path: &Path) -> DbResult<Db> {
         Self::open_with(path, Synchronous::Full)
     }

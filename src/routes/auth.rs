@@ -250,7 +250,7 @@ pub async fn require_api_key(
     next.call(req).await
 }
 
-/// A live key, checked on a read connection (backend callers of `/api`, and `/tokens`
+/// A live key, checked by a reader thread (backend callers of `/api`, and `/tokens`
 /// when its body is refused and the key must be judged alone).
 pub async fn authenticate_key(
     state: &AppState,

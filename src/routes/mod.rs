@@ -57,8 +57,8 @@ where
     result
 }
 
-/// Runs a chat read on a read connection, after the REST token's revocation check on the
-/// same connection (one trip to the blocking pool for both).
+/// Runs a chat read on a reader thread, after the REST token's revocation check in the
+/// same read transaction (one trip for both).
 pub async fn read<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
