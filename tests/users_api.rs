@@ -15,6 +15,13 @@ async fn key_call(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest
         .unwrap()
 }
 
+/// The backend revokes every REST token of `user` issued so far.
+async fn revoke(app: &TestApp, user: &str) {
+    let path = format!("/api/users/{user}/revoke-tokens");
+    let res = key_call(app, reqwest::Method::POST, &path).await;
+    assert_eq!(res.status(), 200);
+}
+
 async fn bearer_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.http
         .post(format!("{}{path}", app.base))
@@ -32,13 +39,7 @@ async fn revoking_fails_earlier_tokens_and_a_token_issued_right_after_works() {
     let before = before["token"].as_str().unwrap();
     assert_eq!(app.get_me(before).await.status(), 200);
 
-    let res = key_call(
-        &app,
-        reqwest::Method::POST,
-        "/api/users/alice/revoke-tokens",
-    )
-    .await;
-    assert_eq!(res.status(), 200);
+    revoke(&app, "alice").await;
     // Within the same second: only the generation tells the two tokens apart.
     let after = app.tokens_for("alice").await;
 
@@ -63,13 +64,7 @@ async fn revoking_disconnects_the_users_live_websocket() {
         .await
         .unwrap();
 
-    let res = key_call(
-        &app,
-        reqwest::Method::POST,
-        "/api/users/alice/revoke-tokens",
-    )
-    .await;
-    assert_eq!(res.status(), 200);
+    revoke(&app, "alice").await;
 
     let gone = rt
         .expect(
@@ -247,13 +242,7 @@ async fn a_revoked_token_is_refused_on_every_api_route_whatever_else_is_wrong_wi
     )
     .await;
     assert_eq!(sent.status(), 201);
-    let revoked = key_call(
-        &app,
-        reqwest::Method::POST,
-        "/api/users/alice/revoke-tokens",
-    )
-    .await;
-    assert_eq!(revoked.status(), 200);
+    revoke(&app, "alice").await;
 
     // An empty object (a body most routes refuse), a malformed body and no body: the
     // revocation is told first, whether or not the request got as far as the database.
@@ -292,13 +281,7 @@ async fn a_revoked_tokens_valid_writes_are_refused_and_change_nothing() {
             .status(),
         201
     );
-    let revoked = key_call(
-        &app,
-        reqwest::Method::POST,
-        "/api/users/alice/revoke-tokens",
-    )
-    .await;
-    assert_eq!(revoked.status(), 200);
+    revoke(&app, "alice").await;
 
     let send = bearer_post(
         &app,

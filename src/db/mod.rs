@@ -222,6 +222,17 @@ fn open_connection(path: &Path) -> DbResult<Connection> {
     Ok(conn)
 }
 
+/// Makes a batch: `first`, then whatever else is queued already, up to `max` jobs.
+fn take_queued<J>(first: J, rx: &mut mpsc::Receiver<J>, batch: &mut Vec<J>, max: usize) {
+    batch.push(first);
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 /// A queued read: runs inside its batch's read transaction and answers at once.
 trait ReadJob: Send {
     fn run(self: Box<Self>, conn: &Connection);
@@ -254,14 +265,8 @@ fn run_reader(conn: Connection, queue: &Mutex<mpsc::Receiver<Box<dyn ReadJob>>>)
             // One reader waits on the queue at a time; the other runs its batch meanwhile.
             let mut rx = queue.lock().unwrap_or_else(|p| p.into_inner());
             match rx.blocking_recv() {
-                Some(job) => batch.push(job),
+                Some(first) => take_queued(first, &mut rx, &mut batch, MAX_READ_BATCH),
                 None => return,
-            }
-            while batch.len() < MAX_READ_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
             }
         }
         // A deferred transaction: its snapshot starts at the first read, after every job
@@ -331,13 +336,7 @@ where
 fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        take_queued(first, &mut rx, &mut batch, MAX_BATCH);
         let commit = run_batch(&conn, &mut batch);
         let shared = commit.as_ref().map(|_| ()).map_err(|e| e.to_string());
         for job in batch.drain(..) {

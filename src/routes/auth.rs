@@ -87,8 +87,7 @@ pub async fn require_caller(
     // The handler answered without a database trip (a bad body or path, say): the
     // token's revocation is checked now, and a revoked token still gets its 401.
     if let Some(check) = revocation.filter(|c| !c.done()) {
-        let db_check = check.clone();
-        let outcome = state.db.read(move |c| db_check.run(c)).await;
+        let outcome = state.db.read(move |c| check.run(c)).await;
         if let Err(e) = outcome {
             if res.status().is_success() {
                 log::error!(
