@@ -98,7 +98,11 @@ async fn serve(
         config.addr,
         config.database.display()
     );
-    match app.run_until_stopped().await {
+    let served = {
+        let _buffered = chatsdk::logging::buffer_while_serving();
+        app.run_until_stopped().await
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

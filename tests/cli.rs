@@ -300,7 +300,7 @@ async fn a_whole_scenario_with_debug_logging_logs_requests_but_no_secret_in_any_
         .send()
         .await
         .unwrap();
-    child.kill().await.unwrap();
+    common::stop_gracefully(&mut child).await;
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     for line in [

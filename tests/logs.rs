@@ -203,7 +203,7 @@ async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secret() {
     let res = http.get(format!("{base}/ready")).send().await.unwrap();
     let ready_id = request_id(&res);
     sent.insert(ready_id.clone(), ("GET", "/ready", 503));
-    served.child.kill().await.unwrap();
+    common::stop_gracefully(&mut served.child).await;
 
     let log = std::fs::read_to_string(&served.log_path).unwrap();
     let lines: Vec<Value> = log
@@ -212,6 +212,11 @@ async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secret() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert!(lines.len() > sent.len(), "{log}");
+    assert_eq!(
+        lines.last().map(|l| l["msg"].clone()),
+        Some(json!("stopped")),
+        "a graceful stop writes the log out to its last line: {log}"
+    );
     for line in &lines {
         for field in ["ts", "level", "target", "msg"] {
             assert!(line[field].is_string(), "{field} in {line}");
@@ -285,7 +290,19 @@ async fn text_logs_stay_the_default_with_one_line_per_request() {
         .send()
         .await
         .unwrap();
-    served.child.kill().await.unwrap();
+    // While serving, lines are written every few milliseconds, not only at the stop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&served.log_path)
+        .unwrap()
+        .contains(&id)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request's line reaches the log while the server runs"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    common::stop_gracefully(&mut served.child).await;
 
     let log = std::fs::read_to_string(&served.log_path).unwrap();
     let mine: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();

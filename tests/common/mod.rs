@@ -79,6 +79,23 @@ pub fn serve_command(db: &Path, port: u16, centrifugo_url: &str) -> tokio::proce
     cmd
 }
 
+/// Stops a `serve_command` child as an operator's `docker stop` or systemd does: SIGTERM,
+/// then waits (at most 20 s) for it to exit 0. Its log is complete afterwards; a kill -9
+/// may lose the last few milliseconds of buffered info lines (src/logging/sink.rs).
+pub async fn stop_gracefully(child: &mut tokio::process::Child) {
+    let pid = child.id().expect("the server is still running").to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success(), "kill -TERM {pid}");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("chatsdk serve exits within 20 s of SIGTERM")
+        .unwrap();
+    assert!(
+        status.success(),
+        "chatsdk serve exits 0 after SIGTERM: {status}"
+    );
+}
+
 /// Starts Centrifugo on the given ports (e.g. to restart it where clients expect it).
 pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> CentrifugoProcess {
     CentrifugoProcess::start(&centrifugo_options(dir, port, internal_port, None))
