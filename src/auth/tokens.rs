@@ -6,12 +6,18 @@
 //!   Centrifugo users; app ids never contain `:`, so the first `:` splits them.
 //!
 //! The secrets differ (enforced at start), so neither token verifies in the other's place.
+//!
+//! Signing goes through `Hs256Signer`, built once per secret; verification through
+//! jsonwebtoken, which the tests also use to check that both sign byte for byte alike.
 
 use crate::error::ApiError;
 use crate::ids;
 use crate::secret::Secret;
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -85,16 +91,48 @@ pub struct TokenSettings<'a> {
 
 /// Signs and verifies tokens; built once at start from the configured secrets.
 pub struct TokenIssuer {
-    rest_encoding: EncodingKey,
+    rest_signer: Hs256Signer,
     /// Verification keys by `kid`: the current secret's, then the previous one's.
     rest_keys: Vec<(String, DecodingKey)>,
-    ws_encoding: EncodingKey,
-    rest_header: Header,
-    ws_header: Header,
+    ws_signer: Hs256Signer,
     validation: Validation,
     ttl: u64,
     ws_ttl: u64,
     sub_ttl: u64,
+}
+
+/// HS256 signing with the HMAC key and the encoded header made once, not per token.
+///
+/// The same JWS compact form as `jsonwebtoken::encode` (base64url without padding of the
+/// header JSON, of the claims JSON, and of the HMAC-SHA256 of the two joined by `.`),
+/// which also builds the HMAC key and serializes the header again for every token:
+/// about 40 % of the cost of signing the two tokens of a `POST /tokens` (BENCHMARKS.md).
+struct Hs256Signer {
+    key: hmac::Key,
+    /// `base64url(header JSON)` followed by the `.`.
+    header_part: String,
+}
+
+impl Hs256Signer {
+    fn new(secret: &Secret, header: &Header) -> Self {
+        let header_json = serde_json::to_vec(header).expect("a JWT header serializes");
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes()),
+            header_part: format!("{}.", URL_SAFE_NO_PAD.encode(header_json)),
+        }
+    }
+
+    fn sign<T: Serialize>(&self, claims: &T) -> Result<String, serde_json::Error> {
+        let claims = serde_json::to_vec(claims)?;
+        // header, claims (4/3 of the JSON), the `.` and 43 characters of signature.
+        let mut token = String::with_capacity(self.header_part.len() + claims.len() * 4 / 3 + 48);
+        token.push_str(&self.header_part);
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+        let tag = hmac::sign(&self.key, token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut token);
+        Ok(token)
+    }
 }
 
 /// A key id for a REST secret: a short hash, so rotation can pick the key without
@@ -132,12 +170,10 @@ impl TokenIssuer {
         let mut rest_keys = vec![decoding(settings.rest_secret)];
         rest_keys.extend(settings.previous_rest_secret.map(decoding));
         Self {
-            rest_encoding: EncodingKey::from_secret(settings.rest_secret.expose().as_bytes()),
+            rest_signer: Hs256Signer::new(settings.rest_secret, &rest_header),
             rest_keys,
-            ws_encoding: EncodingKey::from_secret(settings.centrifugo_secret.expose().as_bytes()),
-            rest_header,
             // Centrifugo's parser wants the compact `{"alg","typ"}` header; no kid there.
-            ws_header: Header::new(Algorithm::HS256),
+            ws_signer: Hs256Signer::new(settings.centrifugo_secret, &Header::new(Algorithm::HS256)),
             validation,
             ttl: settings.ttl,
             ws_ttl: settings.ws_ttl,
@@ -178,13 +214,10 @@ impl TokenIssuer {
             iat,
             exp: ws_exp,
         };
-        let sign_err =
-            |e: jsonwebtoken::errors::Error| ApiError::Internal(format!("signing a token: {e}"));
+        let sign_err = |e: serde_json::Error| ApiError::Internal(format!("signing a token: {e}"));
         Ok(IssuedTokens {
-            token: jsonwebtoken::encode(&self.rest_header, &rest, &self.rest_encoding)
-                .map_err(sign_err)?,
-            ws_token: jsonwebtoken::encode(&self.ws_header, &ws, &self.ws_encoding)
-                .map_err(sign_err)?,
+            token: self.rest_signer.sign(&rest).map_err(sign_err)?,
+            ws_token: self.ws_signer.sign(&ws).map_err(sign_err)?,
             expires_in: self.ttl,
             ws_expires_in: self.ws_ttl,
         })
@@ -204,7 +237,8 @@ impl TokenIssuer {
             iat,
             exp: iat + self.sub_ttl,
         };
-        jsonwebtoken::encode(&self.ws_header, &claims, &self.ws_encoding)
+        self.ws_signer
+            .sign(&claims)
             .map(|t| (t, self.sub_ttl))
             .map_err(|e| ApiError::Internal(format!("signing a subscription token: {e}")))
     }
@@ -310,7 +344,58 @@ mod tests {
             jti: "j".into(),
             generation: 0,
         };
-        let token = jsonwebtoken::encode(&t.rest_header, &claims, &t.rest_encoding).unwrap();
+        let token = t.rest_signer.sign(&claims).unwrap();
         assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));
+    }
+
+    #[test]
+    fn tokens_are_signed_byte_for_byte_as_jsonwebtoken_signs_them() {
+        let secret = Secret::new("s".repeat(32));
+        let reference = jsonwebtoken::EncodingKey::from_secret(secret.expose().as_bytes());
+        let mut with_kid = Header::new(Algorithm::HS256);
+        with_kid.kid = Some(key_id(&secret));
+        let plain = Header::new(Algorithm::HS256);
+        let rest = RestClaims {
+            sub: "ü:#,@x.y".into(),
+            app: "app_x".into(),
+            iss: REST_ISSUER.into(),
+            aud: REST_AUDIENCE.into(),
+            iat: 1,
+            exp: 2,
+            jti: ids::new_token_id(),
+            generation: 3,
+        };
+        let ws = WsClaims {
+            sub: centrifugo_user_id("app_x", "ü:#,"),
+            info: WsInfo {
+                id: "ü:#,",
+                name: Some("A \"quoted\" name\n"),
+                image: None,
+            },
+            channels: ["personal:1"],
+            iat: 1,
+            exp: 2,
+        };
+        let sub = SubscriptionClaims {
+            sub: "app_x:u".into(),
+            channel: "app_x:c",
+            iat: 1,
+            exp: 2,
+        };
+        for header in [&with_kid, &plain] {
+            let signer = Hs256Signer::new(&secret, header);
+            assert_eq!(
+                signer.sign(&rest).unwrap(),
+                jsonwebtoken::encode(header, &rest, &reference).unwrap()
+            );
+            assert_eq!(
+                signer.sign(&ws).unwrap(),
+                jsonwebtoken::encode(header, &ws, &reference).unwrap()
+            );
+            assert_eq!(
+                signer.sign(&sub).unwrap(),
+                jsonwebtoken::encode(header, &sub, &reference).unwrap()
+            );
+        }
     }
 }
