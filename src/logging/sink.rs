@@ -1,9 +1,10 @@
 //! Where log lines go: stderr, through a buffer while the server serves.
 //!
-//! A request log line written straight to stderr costs a `write` syscall per request,
-//! about a fifth of a `POST /tokens` (BENCHMARKS.md). While `chatsdk serve` serves,
-//! lines are appended to a buffer instead, and a background thread writes what gathered
-//! every few milliseconds, in one `write`. What this changes for an operator:
+//! A request log line written straight to stderr costs a `write` syscall per request:
+//! buffering them bought `POST /tokens` 6–9 % more requests per second (BENCHMARKS.md,
+//! fourth session). While `chatsdk serve` serves, lines are appended to a buffer, and a
+//! background thread writes what gathered every few milliseconds, in one `write`. What
+//! this changes for an operator:
 //!
 //! - a line reaches stderr at most `GATHER` (plus the write) after it was logged;
 //! - warnings and errors are written at once, with everything buffered before them,
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 /// How long the background thread lets lines gather before it writes them.
 const GATHER: Duration = Duration::from_millis(5);
-/// Bytes buffered at most; the next line writes them out on its own thread.
+/// Bytes buffered at most; the line that reaches it writes them out on its own thread.
 const MAX_BUFFERED: usize = 256 * 1024;
 
 /// The shared end of the sink: cheap to clone into the logger and the flusher thread.
@@ -79,9 +80,15 @@ impl Sink {
 
     /// Writes out everything buffered, in order, and waits for the write.
     pub fn drain(&self) {
+        self.write_out(&[]);
+    }
+
+    /// Writes out everything buffered, then `line`, in one write, and waits for it.
+    fn write_out(&self, line: &[u8]) {
         let mut output = lock(&self.shared.output);
         let Output { to, spare } = &mut *output;
         std::mem::swap(&mut *lock(&self.shared.pending), spare);
+        spare.extend_from_slice(line);
         if !spare.is_empty() {
             // Nowhere to report a failed write of the log itself.
             let _ = to.write_all(spare).and_then(|()| to.flush());
@@ -135,13 +142,8 @@ impl Sink {
     fn take(&self, line: &[u8]) {
         let shared = &self.shared;
         if !shared.buffering.load(Ordering::Relaxed) {
-            let mut output = lock(&shared.output);
-            // Anything still buffered from a moment ago goes first.
-            let Output { to, spare } = &mut *output;
-            std::mem::swap(&mut *lock(&shared.pending), spare);
-            spare.extend_from_slice(line);
-            let _ = to.write_all(spare).and_then(|()| to.flush());
-            spare.clear();
+            // Behind anything still buffered from a moment ago.
+            self.write_out(line);
             return;
         }
         let (was_empty, full) = {
