@@ -161,10 +161,7 @@ fn load_or_create_secrets(path: &Path) -> Result<BTreeMap<&'static str, Secret>,
 }
 
 fn random_hex_secret() -> String {
-    ids::random_bytes::<32>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ids::hex(&ids::random_bytes::<32>())
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), String> {

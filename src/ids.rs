@@ -67,13 +67,18 @@ pub fn new_prefixed_id(prefix: &str) -> String {
 
 /// A random token id (`jti`): 128 bits, hex.
 pub fn new_token_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(32);
-    for b in id_bytes::<16>() {
-        id.push(HEX[usize::from(b >> 4)] as char);
-        id.push(HEX[usize::from(b & 15)] as char);
+    hex(&id_bytes::<16>())
+}
+
+/// Lowercase hex of `bytes`, two characters per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
     }
-    id
+    out
 }
 
 #[cfg(test)]
@@ -88,6 +93,7 @@ mod tests {
         assert_ne!(a, new_app_id());
         assert!(is_generated_id("key", &new_key_id()));
         assert_eq!(new_token_id().len(), 32);
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 
     #[test]

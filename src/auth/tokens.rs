@@ -140,7 +140,7 @@ impl Hs256Signer {
 pub fn key_id(secret: &Secret) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("chatsdk-kid:{}", secret.expose()).as_bytes());
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    ids::hex(&digest[..6])
 }
 
 /// The Centrifugo user id of an app's user: `<appId>:<userId>`.

@@ -148,10 +148,7 @@ fn missing(path: &Path) -> Check {
     }
     let probe = dir.join(format!(
         ".chatsdk-doctor-{}",
-        crate::ids::random_bytes::<8>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+        crate::ids::hex(&crate::ids::random_bytes::<8>())
     ));
     match std::fs::OpenOptions::new()
         .write(true)

@@ -56,7 +56,7 @@ pub async fn check_websocket(ws_url: &str, secret: Option<Secret>, ws_ttl: u64) 
 /// The wsToken `/tokens` would issue, for `chatsdk-doctor:<random>`.
 fn probe_token(secret: &Secret, ws_ttl: u64) -> Result<String, String> {
     // The REST token of the pair is thrown away, so its secret is a random one.
-    let rest = Secret::new(hex(&crate::ids::random_bytes::<32>()));
+    let rest = Secret::new(crate::ids::hex(&crate::ids::random_bytes::<32>()));
     let issuer = TokenIssuer::new(&TokenSettings {
         rest_secret: &rest,
         previous_rest_secret: None,
@@ -66,7 +66,7 @@ fn probe_token(secret: &Secret, ws_ttl: u64) -> Result<String, String> {
         sub_ttl: ws_ttl,
         leeway: CLOCK_LEEWAY_SECS,
     });
-    let user = hex(&crate::ids::random_bytes::<8>());
+    let user = crate::ids::hex(&crate::ids::random_bytes::<8>());
     let info = WsInfo {
         id: &user,
         name: Some(CLIENT_NAME),
@@ -76,10 +76,6 @@ fn probe_token(secret: &Secret, ws_ttl: u64) -> Result<String, String> {
         .issue(DOCTOR_APP, info, &personal_channel(PROBE_USER_PK), 0)
         .map(|t| t.ws_token)
         .map_err(|_| "cannot sign the probe wsToken".to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why a WebSocket connect did not succeed.

@@ -104,11 +104,10 @@ impl log::Log for Logger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if self.inner.matches(record) {
-            self.inner.log(record);
-            if record.level() <= log::Level::Warn {
-                self.sink.drain();
-            }
+        // env_logger applies its filter itself; a filtered-out warning drains nothing new.
+        self.inner.log(record);
+        if record.level() <= log::Level::Warn {
+            self.sink.drain();
         }
     }
 
