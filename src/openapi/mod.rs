@@ -6,7 +6,7 @@ mod docs;
 pub mod errors;
 
 use crate::chat::views;
-use crate::routes::{channels, me, members, messages, tokens, users};
+use crate::routes::{channels, me, members, messages, subscriptions, tokens, users};
 use actix_web::HttpResponse;
 use actix_web::http::header::ContentType;
 use serde::Serialize;
@@ -34,14 +34,14 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         me::get_me,
         users::revoke_tokens,
         users::delete,
-        channels::subscription_token_by_name,
+        subscriptions::subscription_token_by_name,
         channels::list,
         channels::create,
         channels::direct,
         channels::get,
         channels::update,
         channels::delete,
-        channels::subscription_token,
+        subscriptions::subscription_token,
         members::list,
         members::add,
         members::remove,

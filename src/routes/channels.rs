@@ -1,17 +1,15 @@
-//! `/api/channels`: create, direct, list, get, update, delete; subscription tokens.
+//! `/api/channels`: create, direct, list, get, update, delete.
 
 use crate::chat::channels::{self as chat, CreateChannel, UpdateChannel};
 use crate::chat::views::ChannelView;
-use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS, access};
-use crate::db::channels as channel_rows;
+use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS};
 pub use crate::domain::check_custom;
 use crate::domain::{MAX_NAME_CHARS, UserId, check_path_safe, check_text};
 use crate::error::ApiError;
 use crate::openapi::errors::{
-    ApiBodyErrors, ApiErrors, ChannelBodyErrors, ChannelErrors, CreateChannelErrors, SubTokenErrors,
+    ApiBodyErrors, ApiErrors, ChannelBodyErrors, ChannelErrors, CreateChannelErrors,
 };
 use crate::openapi::{ActingUser, ChannelId};
-use crate::realtime::parse_chat_channel;
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
 use crate::routes::tokens::present;
@@ -359,127 +357,4 @@ pub async fn delete(
     let ctx = caller.ctx(None)?;
     write(&state, ctx, move |c, ctx| chat::delete(c, ctx, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A Centrifugo subscription token.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriptionToken {
-    token: String,
-    /// The realtime channel it is for.
-    channel: String,
-    /// Lifetime of `token`, in seconds.
-    expires_in: u64,
-}
-
-/// Subscription token for a channel
-///
-/// A member's token to subscribe to the channel's realtime channel.
-#[utoipa::path(
-    post,
-    path = "/api/channels/{id}/subscription-token",
-    tag = "realtime",
-    security(("bearer" = []), ("api_key" = [])),
-    params(ChannelId, ActingUser),
-    responses(
-        (status = 200, description = "The token.", body = SubscriptionToken, example = json!({
-            "token": "eyJhbGciOiJIUzI1NiJ9.eyJjaGFubmVsIjoiY2hhdDpjMTIifQ.c2ln",
-            "channel": "chat:c12",
-            "expiresIn": 300,
-        })),
-        ChannelErrors,
-    )
-)]
-pub async fn subscription_token(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let ctx = caller.ctx(None)?;
-    let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let channel = read(&state, ctx, move |c, ctx| {
-        let me = ctx.me_for_read(c)?;
-        let a = access(
-            c,
-            &crate::chat::Ctx {
-                backend: false,
-                ..ctx.clone()
-            },
-            me,
-            &id,
-        )?;
-        Ok::<_, ApiError>(crate::realtime::chat_channel(a.channel.pk))
-    })
-    .await?;
-    sub_token_response(&state, &caller.app_id, &user_id, &channel)
-}
-
-/// A realtime channel by name.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SubTokenBody {
-    /// The channel's `realtimeChannel`, e.g. `chat:c12`.
-    channel: String,
-    /// With X-API-Key: the user the token is for.
-    user_id: Option<String>,
-}
-
-/// Subscription token by realtime name
-///
-/// The same, by realtime name, for the `getToken({channel})` callbacks of Centrifugo's
-/// client SDKs.
-#[utoipa::path(
-    post,
-    path = "/api/subscription-token",
-    tag = "realtime",
-    security(("bearer" = []), ("api_key" = [])),
-    params(ActingUser),
-    request_body(content = SubTokenBody, example = json!({"channel": "chat:c12"})),
-    responses(
-        (status = 200, description = "The token.", body = SubscriptionToken),
-        SubTokenErrors,
-    )
-)]
-pub async fn subscription_token_by_name(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: ApiJson<SubTokenBody>,
-) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
-    let ctx = caller.ctx(b.user_id)?;
-    let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
-    let channel = b.channel.clone();
-    read(&state, ctx, move |c, ctx| {
-        let row = channel_rows::find_by_pk(c, &ctx.app_id, pk)?.ok_or(ApiError::ChannelNotFound)?;
-        let me = ctx.me_for_read(c)?;
-        // Tokens are for members only, whoever asks for them.
-        crate::chat::access_to(
-            c,
-            &crate::chat::Ctx {
-                backend: false,
-                ..ctx.clone()
-            },
-            me,
-            row,
-        )?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
-    sub_token_response(&state, &caller.app_id, &user_id, &channel)
-}
-
-fn sub_token_response(
-    state: &AppState,
-    app_id: &str,
-    user_id: &str,
-    channel: &str,
-) -> Result<HttpResponse, ApiError> {
-    let (token, expires_in) = state.tokens.issue_subscription(app_id, user_id, channel)?;
-    Ok(HttpResponse::Ok().json(SubscriptionToken {
-        token,
-        channel: channel.to_string(),
-        expires_in,
-    }))
 }

@@ -8,6 +8,7 @@ pub mod json;
 pub mod me;
 pub mod members;
 pub mod messages;
+pub mod subscriptions;
 pub mod table;
 pub mod tokens;
 pub mod users;
@@ -173,7 +174,7 @@ fn register(
                 )
                 .service(
                     api.at("/subscription-token")
-                        .post(channels::subscription_token_by_name),
+                        .post(subscriptions::subscription_token_by_name),
                 )
                 .service(
                     api.at("/channels")
@@ -189,7 +190,7 @@ fn register(
                 )
                 .service(
                     api.at("/channels/{id}/subscription-token")
-                        .post(channels::subscription_token),
+                        .post(subscriptions::subscription_token),
                 )
                 .service(
                     api.at("/channels/{id}/members")
