@@ -1,15 +1,15 @@
 //! The one door to SQLite.
 //!
-//! - Writes go to one writer thread that owns the write connection. It takes every job
-//!   queued, runs them in one `BEGIN IMMEDIATE` transaction with a savepoint per job
-//!   (a failing job rolls back alone) and commits once: group commit, so
+//! - Writes go to one writer thread (`writer`) that owns the write connection. It takes
+//!   every job queued, runs them in one `BEGIN IMMEDIATE` transaction with a savepoint
+//!   per job (a failing job rolls back alone) and commits once: group commit, so
 //!   `synchronous=FULL` stays fast.
 //! - WAL checkpoints run on a thread of their own (`checkpoint`), not inside a commit,
 //!   up to a cap on the WAL's length.
-//! - Reads go to a few reader threads, each with a connection of its own. A reader takes
-//!   every read queued and runs them in one read transaction: SQLite takes its file locks
-//!   (an `fcntl` each, contended between threads) once per batch instead of once per
-//!   statement, and no thread or connection is made per request.
+//! - Reads go to a few reader threads (`readers`), each with a connection of its own. A
+//!   reader takes every read queued and runs them in one read transaction: SQLite takes
+//!   its file locks (an `fcntl` each, contended between threads) once per batch instead
+//!   of once per statement, and no thread or connection is made per request.
 //!
 //! No SQLite call ever runs on an async worker thread.
 
@@ -20,28 +20,27 @@ pub mod keys;
 pub mod members;
 pub mod messages;
 mod migrations;
+mod readers;
+mod writer;
 pub use migrations::SCHEMA_VERSION;
 pub mod outbox;
 pub mod users;
 
+use readers::{Read, ReadJob, run_reader};
 use rusqlite::{Connection, OpenFlags};
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use writer::{Job, WriteJob, run_writer};
 
 /// How long a connection waits for another process's write lock (the CLI, a backup).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most jobs committed in one transaction.
-const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer before callers wait for room.
 const WRITE_QUEUE: usize = 4096;
 /// Reader threads, each with one connection: one per core of the machine this was
 /// measured on (2); more only add lock contention between them.
 const READERS: usize = 2;
-/// Most reads run in one read transaction.
-const MAX_READ_BATCH: usize = 256;
 /// Reads waiting for a reader before callers wait for room.
 const READ_QUEUE: usize = 4096;
 
@@ -231,149 +230,6 @@ fn take_queued<J>(first: J, rx: &mut mpsc::Receiver<J>, batch: &mut Vec<J>, max:
             Err(_) => break,
         }
     }
-}
-
-/// A queued read: runs inside its batch's read transaction and answers at once.
-trait ReadJob: Send {
-    fn run(self: Box<Self>, conn: &Connection);
-}
-
-struct Read<T, E, F> {
-    work: F,
-    reply: oneshot::Sender<Result<T, E>>,
-}
-
-impl<T, E, F> ReadJob for Read<T, E, F>
-where
-    T: Send + 'static,
-    E: From<DbError> + Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-{
-    fn run(self: Box<Self>, conn: &Connection) {
-        let Read { work, reply } = *self;
-        // The caller may have gone away (request cancelled): nothing to tell.
-        let _ = reply.send(work(conn));
-    }
-}
-
-/// A reader thread: takes every queued read (the readers share one queue), runs them in
-/// one read transaction, and answers each as it finishes.
-fn run_reader(conn: Connection, queue: &Mutex<mpsc::Receiver<Box<dyn ReadJob>>>) {
-    let mut batch: Vec<Box<dyn ReadJob>> = Vec::with_capacity(MAX_READ_BATCH);
-    loop {
-        {
-            // One reader waits on the queue at a time; the other runs its batch meanwhile.
-            let mut rx = queue.lock().unwrap_or_else(|p| p.into_inner());
-            match rx.blocking_recv() {
-                Some(first) => take_queued(first, &mut rx, &mut batch, MAX_READ_BATCH),
-                None => return,
-            }
-        }
-        // A deferred transaction: its snapshot starts at the first read, after every job
-        // of the batch was queued. Were BEGIN to fail, each read runs on its own.
-        let in_txn = conn
-            .prepare_cached("BEGIN")
-            .and_then(|mut s| s.execute([]))
-            .is_ok();
-        for job in batch.drain(..) {
-            // A panicking read drops its reply (the caller sees `ReaderGone`); the
-            // thread lives on.
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&conn)));
-        }
-        if in_txn
-            && conn
-                .prepare_cached("COMMIT")
-                .and_then(|mut s| s.execute([]))
-                .is_err()
-        {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-    }
-}
-
-/// A queued write: runs inside the batch transaction, answers after the commit.
-trait WriteJob: Send {
-    /// Runs the work; false means it failed and its savepoint must be rolled back.
-    fn run(&mut self, conn: &Connection) -> bool;
-    /// Delivers the outcome once the batch's commit is known.
-    fn finish(self: Box<Self>, commit: DbResult<()>);
-}
-
-struct Job<T, E, F> {
-    work: Option<F>,
-    result: Option<Result<T, E>>,
-    reply: oneshot::Sender<Result<T, E>>,
-}
-
-impl<T, E, F> WriteJob for Job<T, E, F>
-where
-    T: Send + 'static,
-    E: From<DbError> + Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-{
-    fn run(&mut self, conn: &Connection) -> bool {
-        let result = match self.work.take() {
-            Some(work) => work(conn),
-            None => Err(E::from(DbError::Task("job ran twice".into()))),
-        };
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
-    }
-
-    fn finish(self: Box<Self>, commit: DbResult<()>) {
-        let outcome = match (self.result, commit) {
-            (Some(Err(e)), _) => Err(e),
-            (_, Err(e)) => Err(E::from(e)),
-            (Some(Ok(v)), Ok(())) => Ok(v),
-            (None, Ok(())) => Err(E::from(DbError::Task("job never ran".into()))),
-        };
-        // The caller may have gone away (request cancelled); the write stands regardless.
-        let _ = self.reply.send(outcome);
-    }
-}
-
-fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
-    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        take_queued(first, &mut rx, &mut batch, MAX_BATCH);
-        let commit = run_batch(&conn, &mut batch);
-        let shared = commit.as_ref().map(|_| ()).map_err(|e| e.to_string());
-        for job in batch.drain(..) {
-            job.finish(match &shared {
-                Ok(()) => Ok(()),
-                Err(msg) => Err(DbError::Task(format!("commit failed: {msg}"))),
-            });
-        }
-    }
-}
-
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> DbResult<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    for job in batch.iter_mut() {
-        // Cached statements: parsing these three on every job showed in profiles.
-        let step = conn
-            .prepare_cached("SAVEPOINT job")
-            .and_then(|mut s| s.execute([]))
-            // A panicking job counts as failed; the writer thread must outlive it.
-            .map(|_| std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false))
-            .and_then(|ok| {
-                if !ok {
-                    conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                }
-                conn.prepare_cached("RELEASE job")?.execute([])
-            })
-            .map(|_| ());
-        if let Err(e) = step {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e.into());
-        }
-    }
-    if let Err(e) = conn.execute_batch("COMMIT") {
-        let _ = conn.execute_batch("ROLLBACK");
-        return Err(e.into());
-    }
-    Ok(())
 }
 
 /// Milliseconds since the Unix epoch: how times are stored.
