@@ -6,7 +6,9 @@ mod docs;
 pub mod errors;
 
 use crate::chat::views;
-use crate::routes::{channels, me, members, messages, subscriptions, tokens, users};
+use crate::routes::{
+    channels, me, members, messages, reactions, read_marks, subscriptions, tokens, typing, users,
+};
 use actix_web::HttpResponse;
 use actix_web::http::header::ContentType;
 use serde::Serialize;
@@ -49,10 +51,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         messages::send,
         messages::edit,
         messages::delete,
-        messages::add_reaction,
-        messages::remove_reaction,
-        messages::mark_read,
-        messages::typing,
+        reactions::add_reaction,
+        reactions::remove_reaction,
+        read_marks::mark_read,
+        typing::typing,
     ),
     components(schemas(errors::ErrorBody, views::PublicUser)),
     modifiers(&SecuritySchemes),

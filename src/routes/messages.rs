@@ -1,12 +1,12 @@
-//! `/api/channels/{id}/messages`, reactions, read marks and typing.
+//! `/api/channels/{id}/messages`: send, page, edit, delete.
 
 use crate::chat::messages::{self as chat, EditMessage, SendMessage};
 use crate::chat::views::MessageView;
-use crate::chat::{DEFAULT_PAGE, MAX_EMOJI_CHARS, MAX_PAGE, MAX_TEXT_CHARS};
+use crate::chat::{DEFAULT_PAGE, MAX_PAGE, MAX_TEXT_CHARS};
 use crate::db::messages::PageFrom;
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelBodyErrors, ChannelErrors, MessageBodyErrors, MessageErrors};
-use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
+use crate::openapi::{ActingUser, ChannelId, MessageId};
 use crate::routes::auth::Caller;
 use crate::routes::channels::{check_custom, check_id, page_limit};
 use crate::routes::json::ApiJson;
@@ -292,156 +292,4 @@ pub async fn delete(
     })
     .await?;
     Ok(HttpResponse::Ok().json(message))
-}
-
-async fn react(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(String, String, String)>,
-    add: bool,
-) -> Result<HttpResponse, ApiError> {
-    let (id, msg_id, emoji) = path.into_inner();
-    crate::domain::check_text("emoji", &emoji, 1, MAX_EMOJI_CHARS)?;
-    if emoji.chars().any(char::is_whitespace) {
-        return Err(ApiError::InvalidRequest(
-            "`emoji` must not contain spaces".into(),
-        ));
-    }
-    let ctx = caller.ctx(None)?;
-    let message = write(&state, ctx, move |c, ctx| {
-        chat::react(c, ctx, &id, &msg_id, &emoji, add)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(message))
-}
-
-/// Add a reaction
-#[utoipa::path(
-    put,
-    path = "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
-    tag = "messages",
-    security(("bearer" = []), ("api_key" = [])),
-    params(ChannelId, MessageId, Emoji, ActingUser),
-    responses(
-        (status = 200, description = "The message with its reactions.", body = MessageView),
-        MessageErrors,
-    )
-)]
-pub async fn add_reaction(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    react(state, caller, path, true).await
-}
-
-/// Remove a reaction
-#[utoipa::path(
-    delete,
-    path = "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
-    tag = "messages",
-    security(("bearer" = []), ("api_key" = [])),
-    params(ChannelId, MessageId, Emoji, ActingUser),
-    responses(
-        (status = 200, description = "The message with its reactions.", body = MessageView),
-        MessageErrors,
-    )
-)]
-pub async fn remove_reaction(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    react(state, caller, path, false).await
-}
-
-/// A read mark.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ReadBody {
-    /// The last `seq` read.
-    #[schema(minimum = 0)]
-    seq: i64,
-    /// With X-API-Key: the reader.
-    user_id: Option<String>,
-}
-
-/// The read mark now stored.
-#[derive(Serialize, ToSchema)]
-pub struct ReadMark {
-    /// Never moves back: a smaller `seq` than stored keeps the stored one.
-    seq: i64,
-}
-
-/// Mark as read
-#[utoipa::path(
-    post,
-    path = "/api/channels/{id}/read",
-    tag = "messages",
-    security(("bearer" = []), ("api_key" = [])),
-    params(ChannelId, ActingUser),
-    request_body(content = ReadBody, example = json!({"seq": 12})),
-    responses(
-        (status = 200, description = "The stored read mark.", body = ReadMark,
-         example = json!({"seq": 12})),
-        ChannelBodyErrors,
-    )
-)]
-pub async fn mark_read(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<String>,
-    body: ApiJson<ReadBody>,
-) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
-    if b.seq < 0 {
-        return Err(ApiError::InvalidRequest("`seq` must be 0 or more".into()));
-    }
-    let id = path.into_inner();
-    let ctx = caller.ctx(b.user_id)?;
-    let seq = write(&state, ctx, move |c, ctx| {
-        chat::mark_read(c, ctx, &id, b.seq)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(ReadMark { seq }))
-}
-
-/// Accepted typing event.
-#[derive(Serialize, ToSchema)]
-pub struct TypingSent {
-    /// Always `sent`.
-    status: &'static str,
-}
-
-/// Typing indicator
-///
-/// Typing is ephemeral: published straight to Centrifugo without history, not stored.
-/// The answer does not wait for Centrifugo; a lost typing event harms nobody.
-#[utoipa::path(
-    post,
-    path = "/api/channels/{id}/typing",
-    tag = "messages",
-    security(("bearer" = []), ("api_key" = [])),
-    params(ChannelId, ActingUser),
-    responses(
-        (status = 202, description = "Published (or dropped: typing is best effort).",
-         body = TypingSent, example = json!({"status": "sent"})),
-        ChannelErrors,
-    )
-)]
-pub async fn typing(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let ctx = caller.ctx(None)?;
-    let (channel, event) = read(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
-    let centrifugo = state.centrifugo.clone();
-    actix_web::rt::spawn(async move {
-        if let Err(e) = centrifugo.publish(&channel, &event, true).await {
-            log::debug!("typing event lost: {e}");
-        }
-    });
-    Ok(HttpResponse::Accepted().json(TypingSent { status: "sent" }))
 }

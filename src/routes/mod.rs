@@ -8,9 +8,12 @@ pub mod json;
 pub mod me;
 pub mod members;
 pub mod messages;
+pub mod reactions;
+pub mod read_marks;
 pub mod subscriptions;
 pub mod table;
 pub mod tokens;
+pub mod typing;
 pub mod users;
 
 use crate::auth::tokens::TokenIssuer;
@@ -215,15 +218,15 @@ fn register(
                 )
                 .service(
                     api.at("/channels/{id}/messages/{msgId}/reactions/{emoji}")
-                        .put(messages::add_reaction)
-                        .delete(messages::remove_reaction)
+                        .put(reactions::add_reaction)
+                        .delete(reactions::remove_reaction)
                         .resource()
                         .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
-                .service(api.at("/channels/{id}/read").post(messages::mark_read))
+                .service(api.at("/channels/{id}/read").post(read_marks::mark_read))
                 .service(
                     api.at("/channels/{id}/typing")
-                        .post(messages::typing)
+                        .post(typing::typing)
                         .resource()
                         .wrap(from_fn(ratelimit::limit_typing)),
                 ),

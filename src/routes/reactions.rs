@@ -1,0 +1,72 @@
+//! `/api/channels/{id}/messages/{msgId}/reactions/{emoji}`: add or remove a reaction.
+
+use crate::chat::MAX_EMOJI_CHARS;
+use crate::chat::messages as chat;
+use crate::chat::views::MessageView;
+use crate::error::ApiError;
+use crate::openapi::errors::MessageErrors;
+use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
+use crate::routes::auth::Caller;
+use crate::routes::{AppState, write};
+use actix_web::{HttpResponse, web};
+
+async fn react(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    add: bool,
+) -> Result<HttpResponse, ApiError> {
+    let (id, msg_id, emoji) = path.into_inner();
+    crate::domain::check_text("emoji", &emoji, 1, MAX_EMOJI_CHARS)?;
+    if emoji.chars().any(char::is_whitespace) {
+        return Err(ApiError::InvalidRequest(
+            "`emoji` must not contain spaces".into(),
+        ));
+    }
+    let ctx = caller.ctx(None)?;
+    let message = write(&state, ctx, move |c, ctx| {
+        chat::react(c, ctx, &id, &msg_id, &emoji, add)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(message))
+}
+
+/// Add a reaction
+#[utoipa::path(
+    put,
+    path = "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, MessageId, Emoji, ActingUser),
+    responses(
+        (status = 200, description = "The message with its reactions.", body = MessageView),
+        MessageErrors,
+    )
+)]
+pub async fn add_reaction(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    react(state, caller, path, true).await
+}
+
+/// Remove a reaction
+#[utoipa::path(
+    delete,
+    path = "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, MessageId, Emoji, ActingUser),
+    responses(
+        (status = 200, description = "The message with its reactions.", body = MessageView),
+        MessageErrors,
+    )
+)]
+pub async fn remove_reaction(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    react(state, caller, path, false).await
+}

@@ -1,0 +1,51 @@
+//! `/api/channels/{id}/typing`: an ephemeral typing event.
+
+use crate::chat::messages as chat;
+use crate::error::ApiError;
+use crate::openapi::errors::ChannelErrors;
+use crate::openapi::{ActingUser, ChannelId};
+use crate::routes::auth::Caller;
+use crate::routes::{AppState, read};
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Accepted typing event.
+#[derive(Serialize, ToSchema)]
+pub struct TypingSent {
+    /// Always `sent`.
+    status: &'static str,
+}
+
+/// Typing indicator
+///
+/// Typing is ephemeral: published straight to Centrifugo without history, not stored.
+/// The answer does not wait for Centrifugo; a lost typing event harms nobody.
+#[utoipa::path(
+    post,
+    path = "/api/channels/{id}/typing",
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ChannelId, ActingUser),
+    responses(
+        (status = 202, description = "Published (or dropped: typing is best effort).",
+         body = TypingSent, example = json!({"status": "sent"})),
+        ChannelErrors,
+    )
+)]
+pub async fn typing(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let ctx = caller.ctx(None)?;
+    let (channel, event) = read(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
+    let centrifugo = state.centrifugo.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = centrifugo.publish(&channel, &event, true).await {
+            log::debug!("typing event lost: {e}");
+        }
+    });
+    Ok(HttpResponse::Accepted().json(TypingSent { status: "sent" }))
+}
