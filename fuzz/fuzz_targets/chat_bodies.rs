@@ -6,11 +6,13 @@
 use chatsdk::chat::{MAX_ID_CHARS, MAX_MEMBERS_PER_REQUEST};
 use chatsdk::domain::{MAX_CUSTOM_BYTES, UserId};
 use chatsdk::routes::channels::{
-    CreateBody, DirectBody, SubTokenBody, UpdateBody, check_custom, check_id, parse_user_ids,
+    CreateBody, DirectBody, UpdateBody, check_custom, check_id, parse_user_ids,
 };
 use chatsdk::routes::json;
 use chatsdk::routes::members::AddBody;
-use chatsdk::routes::messages::{EditBody, ReadBody, SendBody};
+use chatsdk::routes::messages::{EditBody, SendBody};
+use chatsdk::routes::read_marks::ReadBody;
+use chatsdk::routes::subscriptions::SubTokenBody;
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
