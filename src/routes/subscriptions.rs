@@ -2,8 +2,9 @@
 //! (`/api/channels/{id}/subscription-token`) and by realtime name
 //! (`/api/subscription-token`, for the client SDKs' `getToken` callbacks).
 
-use crate::chat::access;
-use crate::db::channels as channel_rows;
+use crate::chat::{Ctx, access_to};
+use crate::db::DbResult;
+use crate::db::channels::{self as channel_rows, ChannelRow};
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelErrors, SubTokenErrors};
 use crate::openapi::{ActingUser, ChannelId};
@@ -12,6 +13,7 @@ use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
 use crate::routes::{AppState, read};
 use actix_web::{HttpResponse, web};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,20 +54,11 @@ pub async fn subscription_token(
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let channel = read(&state, ctx, move |c, ctx| {
-        let me = ctx.me_for_read(c)?;
-        let a = access(
-            c,
-            &crate::chat::Ctx {
-                backend: false,
-                ..ctx.clone()
-            },
-            me,
-            &id,
-        )?;
-        Ok::<_, ApiError>(crate::realtime::chat_channel(a.channel.pk))
+    let pk = member_channel_pk(&state, ctx, move |c, app_id| {
+        channel_rows::find(c, app_id, &id)
     })
     .await?;
+    let channel = crate::realtime::chat_channel(pk);
     sub_token_response(&state, &caller.app_id, &user_id, &channel)
 }
 
@@ -104,24 +97,30 @@ pub async fn subscription_token_by_name(
     let ctx = caller.ctx(b.user_id)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
     let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
-    let channel = b.channel.clone();
-    read(&state, ctx, move |c, ctx| {
-        let row = channel_rows::find_by_pk(c, &ctx.app_id, pk)?.ok_or(ApiError::ChannelNotFound)?;
-        let me = ctx.me_for_read(c)?;
-        // Tokens are for members only, whoever asks for them.
-        crate::chat::access_to(
-            c,
-            &crate::chat::Ctx {
-                backend: false,
-                ..ctx.clone()
-            },
-            me,
-            row,
-        )?;
-        Ok::<_, ApiError>(())
+    member_channel_pk(&state, ctx, move |c, app_id| {
+        channel_rows::find_by_pk(c, app_id, pk)
     })
     .await?;
-    sub_token_response(&state, &caller.app_id, &user_id, &channel)
+    sub_token_response(&state, &caller.app_id, &user_id, &b.channel)
+}
+
+/// The pk of the channel `find` finds, once one read has checked that the acting user is
+/// a member. Tokens are for members only, whoever asks for them: a backend's key acts
+/// here as the user it names, with no more rights than that user.
+async fn member_channel_pk<F>(state: &AppState, ctx: Ctx, find: F) -> Result<i64, ApiError>
+where
+    F: FnOnce(&Connection, &str) -> DbResult<Option<ChannelRow>> + Send + 'static,
+{
+    read(state, ctx, move |c, ctx| {
+        let row = find(c, &ctx.app_id)?.ok_or(ApiError::ChannelNotFound)?;
+        let me = ctx.me_for_read(c)?;
+        let as_member = Ctx {
+            backend: false,
+            ..ctx.clone()
+        };
+        Ok(access_to(c, &as_member, me, row)?.channel.pk)
+    })
+    .await
 }
 
 fn sub_token_response(
