@@ -64,13 +64,32 @@ pub fn check_path_safe(field: &str, value: &str) -> Result<(), ApiError> {
 
 /// Checks a `custom` object against `MAX_CUSTOM_BYTES`, serialized.
 pub fn check_custom(custom: &Map<String, Value>) -> Result<(), ApiError> {
-    let size = Value::Object(custom.clone()).to_string().len();
+    let size = serialized_len(custom);
     if size > MAX_CUSTOM_BYTES {
         return Err(ApiError::InvalidRequest(format!(
             "`custom` must be at most {MAX_CUSTOM_BYTES} bytes serialized (got {size})"
         )));
     }
     Ok(())
+}
+
+/// The length of `custom` as compact JSON, counted without building the string (this
+/// runs on every `/tokens` call that carries `custom`).
+fn serialized_len(custom: &Map<String, Value>) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail, and a map of JSON values always serializes.
+    let _ = serde_json::to_writer(&mut counter, custom);
+    counter.0
 }
 
 /// Applies a `custom` field of a PATCH-like request: absent keeps, `null` empties, an
@@ -142,6 +161,27 @@ mod tests {
         assert!(UserId::parse("userId", "..".into()).is_err());
         assert!(UserId::parse("userId", "...".into()).is_ok());
         assert!(UserId::parse("userId", "a\u{0}b".into()).is_err());
+    }
+
+    #[test]
+    fn custom_is_measured_as_its_compact_json() {
+        // Escapes and multi-byte characters count as serialized: `\"` is 2 bytes, `é` 2.
+        let custom = |pad: usize| {
+            let mut m = Map::new();
+            m.insert("k\"é".into(), json!(["\n", 1.5, null, {"x": true}]));
+            m.insert("pad".into(), json!("p".repeat(pad)));
+            m
+        };
+        let base = Value::Object(custom(0)).to_string().len();
+        let exactly = custom(MAX_CUSTOM_BYTES - base);
+        assert_eq!(serialized_len(&exactly), MAX_CUSTOM_BYTES);
+        assert!(check_custom(&exactly).is_ok());
+        let one_over = custom(MAX_CUSTOM_BYTES - base + 1);
+        assert_eq!(
+            serialized_len(&one_over),
+            Value::Object(one_over.clone()).to_string().len()
+        );
+        assert!(check_custom(&one_over).is_err());
     }
 
     #[test]

@@ -327,3 +327,26 @@ async fn text_logs_stay_the_default_with_one_line_per_request() {
         "probes stay out of the info log: {log}"
     );
 }
+
+/// Operators who keep request lines elsewhere (a proxy's access log) can drop them alone:
+/// they cost a refresh ≈ 8 % of its rate (BENCHMARKS.md, sixth session).
+#[actix_web::test]
+async fn request_lines_can_be_turned_off_alone() {
+    let mut served = serve(&[("RUST_LOG", "info,chatsdk::http=warn")]).await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/tokens", served.base))
+        .header("X-API-Key", &served.api_key)
+        .json(&json!({"userId": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    common::stop_gracefully(&mut served.child).await;
+
+    let log = std::fs::read_to_string(&served.log_path).unwrap();
+    assert!(
+        log.contains("INFO") && log.contains("stopped"),
+        "other info lines stay: {log}"
+    );
+    assert!(!log.contains("chatsdk::http"), "no request line: {log}");
+}
