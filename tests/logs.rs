@@ -86,6 +86,18 @@ struct Served {
     _dir: tempfile::TempDir,
 }
 
+impl Served {
+    /// `POST /tokens` for `alice` with the app's key.
+    async fn post_tokens(&self, http: &reqwest::Client) -> reqwest::Response {
+        http.post(format!("{}/tokens", self.base))
+            .header("X-API-Key", &self.api_key)
+            .json(&json!({"userId": "alice"}))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 async fn serve(env: &[(&str, &str)]) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
@@ -278,13 +290,7 @@ async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secret() {
 async fn text_logs_stay_the_default_with_one_line_per_request() {
     let mut served = serve(&[]).await;
     let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{}/tokens", served.base))
-        .header("X-API-Key", &served.api_key)
-        .json(&json!({"userId": "alice"}))
-        .send()
-        .await
-        .unwrap();
+    let res = served.post_tokens(&http).await;
     let id = request_id(&res);
     http.get(format!("{}/health", served.base))
         .send()
@@ -333,13 +339,7 @@ async fn text_logs_stay_the_default_with_one_line_per_request() {
 #[actix_web::test]
 async fn request_lines_can_be_turned_off_alone() {
     let mut served = serve(&[("RUST_LOG", "info,chatsdk::http=warn")]).await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/tokens", served.base))
-        .header("X-API-Key", &served.api_key)
-        .json(&json!({"userId": "alice"}))
-        .send()
-        .await
-        .unwrap();
+    let res = served.post_tokens(&reqwest::Client::new()).await;
     assert_eq!(res.status(), 200);
     common::stop_gracefully(&mut served.child).await;
 

@@ -1,10 +1,11 @@
 //! Every chat event, written over REST, reaches the members' subscriptions.
 
 use super::harness::{
-    Room, assert_envelope, call, create_channel, enc, event, json_of, online, room, send_message,
+    Room, assert_envelope, call, create_channel, event, json_of, online, room, send_message,
     subscribe, user,
 };
 use crate::common::TestApp;
+use crate::common::chat::enc;
 use reqwest::Method;
 use serde_json::{Value, json};
 

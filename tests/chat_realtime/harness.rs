@@ -2,6 +2,7 @@
 
 use crate::common;
 use crate::common::TestApp;
+use crate::common::chat::enc;
 use crate::common::rt_client::{RtClient, SubOptions, is};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -14,18 +15,6 @@ pub(super) const WAIT: Duration = Duration::from_secs(8);
 const QUIET: Duration = Duration::from_millis(500);
 /// Centrifugo's client error "permission denied".
 pub(super) const PERMISSION_DENIED: i64 = 103;
-
-/// Percent-encodes every byte outside `[A-Za-z0-9-_.~]`, for ids in URL paths.
-pub(super) fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// One request to the service as the bearer of `token`; `Value::Null` sends no body.
 pub(super) async fn call(
@@ -157,6 +146,17 @@ pub(super) async fn subscribe_with(
         .await
         .unwrap_or_else(|ack| panic!("{} could not subscribe to {realtime}: {ack}", user.id));
     realtime
+}
+
+/// `by` removes `member` from `channel_id` (`DELETE …/members/{userId}`).
+pub(super) async fn remove_member(
+    app: &TestApp,
+    by: &User,
+    channel_id: &str,
+    member: &str,
+) -> reqwest::Response {
+    let path = format!("/api/channels/{}/members/{}", enc(channel_id), enc(member));
+    call(app, Method::DELETE, &path, &by.token, Value::Null).await
 }
 
 pub(super) async fn send_message(

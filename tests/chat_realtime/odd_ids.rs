@@ -1,10 +1,11 @@
 //! Odd user and channel ids (non-ASCII, reserved characters, 128 characters) end to end.
 
 use super::harness::{
-    WAIT, assert_envelope, call, create_channel, enc, event, json_of, online, send_message,
-    subscribe, user,
+    WAIT, assert_envelope, call, create_channel, event, json_of, online, send_message, subscribe,
+    user,
 };
 use crate::common::TestApp;
+use crate::common::chat::enc;
 use crate::common::rt_client::is;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,8 +1,8 @@
 //! Each user's personal channel: membership news and deleted channels.
 
 use super::harness::{
-    Room, WAIT, call, create_channel, event, json_of, online, room, subscribe, subscription_token,
-    user,
+    Room, WAIT, call, create_channel, event, json_of, online, remove_member, room, subscribe,
+    subscription_token, user,
 };
 use crate::common::rt_client::is;
 use crate::common::{TestApp, assert_error, jwt_claims};
@@ -45,14 +45,7 @@ async fn a_new_member_hears_member_added_and_member_removed_on_their_personal_ch
         .to_string();
     assert_eq!(subscribe(&app, &mut bob_rt, &bob, "room").await, realtime);
 
-    let removed = call(
-        &app,
-        Method::DELETE,
-        "/api/channels/room/members/bob",
-        &alice.token,
-        Value::Null,
-    )
-    .await;
+    let removed = remove_member(&app, &alice, "room", "bob").await;
 
     assert_eq!(removed.status(), 204);
     let gone = event(&mut bob_rt, &bob.personal, "member.removed").await;

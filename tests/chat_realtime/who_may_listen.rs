@@ -2,7 +2,7 @@
 
 use super::harness::{
     PERMISSION_DENIED, WAIT, assert_nothing, call, create_channel, event, json_of, online,
-    send_message, subscribe, subscription_token, user, user_of,
+    remove_member, send_message, subscribe, subscription_token, user, user_of,
 };
 use crate::common::rt_client::{SubOptions, is};
 use crate::common::{TestApp, assert_error, jwt_claims};
@@ -153,14 +153,7 @@ async fn a_removed_member_is_unsubscribed_at_once_and_gets_nothing_more() {
     let realtime = subscribe(&app, &mut alice_rt, &alice, "room").await;
     subscribe(&app, &mut bob_rt, &bob, "room").await;
 
-    let removed = call(
-        &app,
-        Method::DELETE,
-        "/api/channels/room/members/bob",
-        &alice.token,
-        Value::Null,
-    )
-    .await;
+    let removed = remove_member(&app, &alice, "room", "bob").await;
 
     assert_eq!(removed.status(), 204);
     let news = event(&mut alice_rt, &realtime, "member.removed").await;
@@ -203,14 +196,7 @@ async fn a_removed_member_can_listen_with_a_held_token_only_until_its_exp() {
         .subscribe(&realtime, held)
         .await
         .unwrap_or_else(|ack| panic!("bob could not subscribe: {ack}"));
-    let removed = call(
-        &app,
-        Method::DELETE,
-        "/api/channels/room/members/bob",
-        &alice.token,
-        Value::Null,
-    )
-    .await;
+    let removed = remove_member(&app, &alice, "room", "bob").await;
     assert_eq!(removed.status(), 204);
     bob_rt
         .expect("bob unsubscribed from the room", WAIT, |e| {
