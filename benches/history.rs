@@ -88,13 +88,15 @@ async fn run(messages: i64, reps: usize, limit: usize) {
     http = reqwest::Client::new();
 
     println!(
-        "\n{:<46} {:>8} {:>10} {:>10} {:>10}",
+        "\n{:<46} {:>8} {:>10} {:>10} {:>10} {:>14}",
         format!("GET .../messages, limit {limit}, {reps} requests"),
         "from seq",
         "p50",
         "p99",
-        "max"
+        "max",
+        "server µs/page"
     );
+    let server_pid = stack.server.0.id();
     let middle = messages / 2;
     for (name, query, first_seq) in [
         (
@@ -111,7 +113,11 @@ async fn run(messages: i64, reps: usize, limit: usize) {
     ] {
         let path = format!("/api/channels/{CHANNEL}/messages?limit={limit}{query}");
         let mut lat = Vec::with_capacity(reps);
+        let mut cpu_before = Duration::ZERO;
         for i in 0..reps + 20 {
+            if i == 20 {
+                cpu_before = support::cpu_time(server_pid);
+            }
             let t = Instant::now();
             let res = call(&http, reqwest::Method::GET, path.clone(), None)
                 .await
@@ -134,13 +140,19 @@ async fn run(messages: i64, reps: usize, limit: usize) {
                 lat.push(elapsed);
             }
         }
+        // The server's CPU time (every thread) per page over the counted requests.
+        let cpu_per_page = support::cpu_time(server_pid)
+            .saturating_sub(cpu_before)
+            .as_micros()
+            / reps as u128;
         lat.sort();
         println!(
-            "{name:<46} {:>8} {:>10} {:>10} {:>10}",
+            "{name:<46} {:>8} {:>10} {:>10} {:>10} {:>14}",
             format!("seq {first_seq}"),
             ms(pct(&lat, 0.5)),
             ms(pct(&lat, 0.99)),
-            ms(*lat.last().unwrap_or(&Duration::ZERO))
+            ms(*lat.last().unwrap_or(&Duration::ZERO)),
+            cpu_per_page
         );
     }
     println!(

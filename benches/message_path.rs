@@ -79,21 +79,35 @@ async fn run(seconds: u64, rates: &[usize], fanout: &[usize], fanout_messages: u
     );
 
     println!(
-        "{:<34} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
-        "send→receive, 1 subscriber", "sent", "received", "p50", "p99", "max", "POST p99"
+        "{:<34} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10} {:>13}",
+        "send→receive, 1 subscriber",
+        "sent",
+        "received",
+        "p50",
+        "p99",
+        "max",
+        "POST p99",
+        "server µs/msg"
     );
+    let server_pid = stack.server.0.id();
     for (i, &rate) in rates.iter().enumerate() {
         let channel = format!("rate-{i}");
         let subs = setup_channel(&stack, &channel, 1).await;
         let (tx, rx) = mpsc::unbounded_channel();
         let _conns = connect_all(&stack, &subs, tx).await;
         let total = rate * seconds as usize;
+        let cpu_before = support::cpu_time(server_pid);
         let post = send_at_rate(&stack, &channel, rate, total).await;
         let got = collect(rx, total, Duration::from_secs(10)).await;
+        // The server's CPU time (every thread: HTTP, writer, relay) per message sent.
+        let cpu_per_msg = support::cpu_time(server_pid)
+            .saturating_sub(cpu_before)
+            .as_micros()
+            / total.max(1) as u128;
         let mut lat: Vec<Duration> = got.iter().map(|d| d.latency).collect();
         lat.sort();
         println!(
-            "{:<34} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
+            "{:<34} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10} {:>13}",
             format!("{rate} msgs/s for {seconds} s"),
             total,
             lat.len(),
@@ -101,6 +115,7 @@ async fn run(seconds: u64, rates: &[usize], fanout: &[usize], fanout_messages: u
             ms(pct(&lat, 0.99)),
             ms(*lat.last().unwrap_or(&Duration::ZERO)),
             ms(pct(&post, 0.99)),
+            cpu_per_msg,
         );
     }
 

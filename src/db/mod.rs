@@ -27,7 +27,7 @@ pub mod outbox;
 pub mod users;
 
 use readers::{Read, ReadJob, run_reader};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, config::DbConfig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -217,6 +217,12 @@ fn open_connection(path: &Path) -> DbResult<Connection> {
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Plans never depend on bound values. Without this, SQLite (3.50) peeks at the value
+    // bound to `LIMIT ?` while compiling and marks the statement to be compiled again
+    // whenever that parameter is bound anew: every run of a cached history-page query
+    // was parsed and planned from scratch. We run no ANALYZE, so the values taught the
+    // planner nothing.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -290,5 +296,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(total, 800);
+    }
+
+    /// Runs a cached `LIMIT ?` query three times with different limits and returns how
+    /// many rows each run gave and how often SQLite had to compile the statement again.
+    fn limit_runs(c: &Connection) -> DbResult<(Vec<usize>, i32)> {
+        const SQL: &str = "SELECT name FROM sqlite_schema ORDER BY name LIMIT ?1";
+        let mut counts = Vec::new();
+        for limit in [1, 2, 3] {
+            let mut stmt = c.prepare_cached(SQL)?;
+            counts.push(stmt.query_map([limit], |r| r.get::<_, String>(0))?.count());
+        }
+        let reprepared = c
+            .prepare_cached(SQL)?
+            .get_status(rusqlite::StatementStatus::RePrepare);
+        Ok((counts, reprepared))
+    }
+
+    /// A history page is a cached `LIMIT ?` query. SQLite 3.50 recompiles such a statement
+    /// on every run unless the connection is opened with the query planner stability
+    /// guarantee; both kinds of connection must have it.
+    #[tokio::test]
+    async fn cached_limit_queries_are_not_recompiled_on_every_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        // The migrated schema has more than three entries, so each limit shows.
+        let on_reader = db.read(limit_runs).await.unwrap();
+        let on_writer = db.write(limit_runs).await.unwrap();
+        for (name, (counts, reprepared)) in [("reader", on_reader), ("writer", on_writer)] {
+            assert_eq!(counts, [1, 2, 3], "{name}: LIMIT must still limit");
+            assert_eq!(reprepared, 0, "{name}: the statement was compiled again");
+        }
     }
 }
