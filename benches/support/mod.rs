@@ -92,12 +92,16 @@ pub fn cpu_time(pid: u32) -> Duration {
         .take(2)
         .filter_map(|v| v.parse::<u64>().ok())
         .sum();
-    let hz: u64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100);
+    // Clock ticks per second: asked once per process.
+    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let hz = *HZ.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100)
+    });
     Duration::from_micros(ticks * 1_000_000 / hz.max(1))
 }
 

@@ -1,8 +1,8 @@
 //! Every chat event, written over REST, reaches the members' subscriptions.
 
 use super::harness::{
-    Room, assert_envelope, call, create_channel, event, json_of, online, room, send_message,
-    subscribe, user,
+    Room, assert_envelope, call, create_channel, event, json_of, message_path, online, room,
+    send_message, subscribe, user,
 };
 use crate::common::TestApp;
 use crate::common::chat::enc;
@@ -47,10 +47,7 @@ async fn two_quick_edits_both_arrive_as_message_updated_with_the_second_text_las
         ..
     } = room().await;
     let sent = send_message(&app, &alice, "room", "v1").await;
-    let path = format!(
-        "/api/channels/room/messages/{}",
-        enc(sent["id"].as_str().unwrap())
-    );
+    let path = message_path("room", &sent);
 
     let first = call(
         &app,
@@ -109,10 +106,7 @@ async fn a_deleted_message_arrives_as_message_deleted_with_a_tombstone() {
         ..
     } = room().await;
     let sent = send_message(&app, &alice, "room", "oops").await;
-    let path = format!(
-        "/api/channels/room/messages/{}",
-        enc(sent["id"].as_str().unwrap())
-    );
+    let path = message_path("room", &sent);
 
     let res = call(&app, Method::DELETE, &path, &alice.token, Value::Null).await;
 
@@ -142,11 +136,7 @@ async fn reactions_arrive_as_reaction_added_and_reaction_removed() {
         realtime,
     } = room().await;
     let sent = send_message(&app, &bob, "room", "like me").await;
-    let path = format!(
-        "/api/channels/room/messages/{}/reactions/{}",
-        enc(sent["id"].as_str().unwrap()),
-        enc("👍")
-    );
+    let path = format!("{}/reactions/{}", message_path("room", &sent), enc("👍"));
 
     let added = call(&app, Method::PUT, &path, &alice.token, Value::Null).await;
     let removed = call(&app, Method::DELETE, &path, &alice.token, Value::Null).await;

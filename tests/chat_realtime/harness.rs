@@ -159,6 +159,24 @@ pub(super) async fn remove_member(
     call(app, Method::DELETE, &path, &by.token, Value::Null).await
 }
 
+/// `by` deletes `channel_id` (`DELETE /api/channels/{id}`).
+pub(super) async fn delete_channel(
+    app: &TestApp,
+    by: &User,
+    channel_id: &str,
+) -> reqwest::Response {
+    let path = format!("/api/channels/{}", enc(channel_id));
+    call(app, Method::DELETE, &path, &by.token, Value::Null).await
+}
+
+/// The path of a message as `send_message` returned it (`…/messages/{id}`).
+pub(super) fn message_path(channel_id: &str, message: &Value) -> String {
+    let id = message["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {message}"));
+    format!("/api/channels/{}/messages/{}", enc(channel_id), enc(id))
+}
+
 pub(super) async fn send_message(
     app: &TestApp,
     sender: &User,

@@ -1,13 +1,13 @@
 //! Each user's personal channel: membership news and deleted channels.
 
 use super::harness::{
-    Room, WAIT, call, create_channel, event, json_of, online, remove_member, room, subscribe,
-    subscription_token, user,
+    Room, WAIT, call, create_channel, delete_channel, event, json_of, online, remove_member, room,
+    subscribe, subscription_token, user,
 };
 use crate::common::rt_client::is;
 use crate::common::{TestApp, assert_error, jwt_claims};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 // ---- 5. the personal channel ----
 
@@ -64,14 +64,7 @@ async fn channel_deleted_reaches_every_members_personal_channel() {
     } = room().await;
     let mut alice_rt = online(&app, &alice).await;
 
-    let res = call(
-        &app,
-        Method::DELETE,
-        "/api/channels/room",
-        &alice.token,
-        Value::Null,
-    )
-    .await;
+    let res = delete_channel(&app, &alice, "room").await;
 
     assert_eq!(res.status(), 204);
     let on_chat = event(&mut bob_rt, &realtime, "channel.deleted").await;

@@ -1,13 +1,13 @@
 //! Who may not listen to a channel, and a removed member who stops listening.
 
 use super::harness::{
-    PERMISSION_DENIED, WAIT, assert_nothing, call, create_channel, event, json_of, online,
-    remove_member, send_message, subscribe, subscription_token, user, user_of,
+    PERMISSION_DENIED, WAIT, assert_nothing, call, create_channel, delete_channel, event, json_of,
+    online, remove_member, send_message, subscribe, subscription_token, user, user_of,
 };
 use crate::common::rt_client::{SubOptions, is};
 use crate::common::{TestApp, assert_error, jwt_claims};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 // ---- 2. who may not listen ----
@@ -227,14 +227,7 @@ async fn a_deleted_channels_realtime_name_never_carries_another_channels_events(
     let carol = user_of(&app, &key_b, "carol").await;
     let old = create_channel(&app, &alice, "room", &["bob"]).await;
     let held = json_of(subscription_token(&app, &bob, "room").await, 200).await;
-    let deleted = call(
-        &app,
-        Method::DELETE,
-        "/api/channels/room",
-        &alice.token,
-        Value::Null,
-    )
-    .await;
+    let deleted = delete_channel(&app, &alice, "room").await;
     assert_eq!(deleted.status(), 204);
     let secret = create_channel(&app, &carol, "secret", &[]).await;
     let mut carol_rt = online(&app, &carol).await;
