@@ -191,7 +191,7 @@ fn bulk_insert(db: &std::path::Path, messages: i64) {
                 format!("message {seq}: a chat line of about the usual length, sixty-odd bytes.");
             insert
                 .execute(params![
-                    chatsdk::ids::new_prefixed_id("msg"),
+                    chatsdk::ids::new_time_ordered_id("msg", created_at + seq),
                     channel_pk,
                     seq,
                     user_pk,

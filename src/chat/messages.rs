@@ -44,7 +44,7 @@ pub fn send(
     }
     let now = now_ms();
     let seq = channel_rows::next_seq(conn, a.channel.pk, now)?;
-    let id = ids::new_prefixed_id("msg");
+    let id = ids::new_time_ordered_id("msg", now);
     let row = rows::insert(
         conn,
         &NewMessage {
