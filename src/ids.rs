@@ -73,13 +73,13 @@ const BASE32_SORTED: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 const TIME_ORDERED_RANDOM_BITS: u32 = 35;
 
 /// A new id with a type prefix whose 80 bits are `created_ms` followed by 35 random
-/// bits, e.g. `msg_bbq4tdxh2ve6y5ak`: the same shape and characters as
+/// bits, e.g. `msg_3od2k6nq2qmufdh7`: the same shape and characters as
 /// `new_prefixed_id` (so `is_generated_id` accepts it), but later ids sort after
 /// earlier ones.
 ///
 /// Why: the `UNIQUE` index on message ids then grows at its right edge, like the
 /// messages themselves, instead of taking each new id on a random page of its own. A
-/// random id dirtied a page of that index per message, two thirds of the pages the
+/// random id dirtied a page of that index per message, about half of the pages the
 /// message path's group commits wrote (BENCHMARKS.md, "Eighth session"), and on a large
 /// table each of those pages would first have to be read.
 ///
