@@ -43,12 +43,12 @@ fn random_base32() -> String {
         .collect()
 }
 
-/// A new app id, e.g. `app_k3v9q2m7x4d1p8s5`.
+/// A new app id, e.g. `app_k3v7q2m7x4d6p5s5`.
 pub fn new_app_id() -> String {
     format!("app_{}", random_base32())
 }
 
-/// A new API key id, e.g. `key_k3v9q2m7x4d1p8s5`.
+/// A new API key id, e.g. `key_k3v7q2m7x4d6p5s5`.
 pub fn new_key_id() -> String {
     format!("key_{}", random_base32())
 }
@@ -60,7 +60,7 @@ pub fn is_generated_id(prefix: &str, s: &str) -> bool {
         .is_some_and(|r| r.len() == ID_RANDOM_CHARS && r.bytes().all(|b| BASE32.contains(&b)))
 }
 
-/// A new id with a type prefix and 80 random bits, e.g. `msg_k3v9q2m7x4d1p8s5`.
+/// A new id with a type prefix and 80 random bits, e.g. `evt_k3v7q2m7x4d6p5s5`.
 pub fn new_prefixed_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_base32())
 }
