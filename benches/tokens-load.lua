@@ -1,10 +1,12 @@
--- wrk script of benches/tokens-load: what each request is, by TOKENS_MODE.
+-- wrk script of benches/tokens-load, tokens-ab and message-writes: what each request
+-- is, by TOKENS_MODE.
 --   precreate  POST /tokens for users u-0 .. u-(USERS-1) once each, then the thread stops
 --   existing   POST /tokens for those users, unchanged data (the refresh case)
 --   changed    the same users, with a `custom` that differs on every request
 --   new        POST /tokens for a user id never seen before, every request
 --   health     GET /health (the ceiling of the HTTP stack)
 --   me         GET /api/me with a REST token (token check + one DB read, no write)
+--   message    POST a message to the channel `big` with a REST token (message-writes)
 -- The API key and token come from the environment, never from the command line.
 --
 -- wrk shares the cores with the server, so the script keeps its own work per request
@@ -48,6 +50,14 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKENS_BEARER")
     return
   end
+  if mode == "message" then
+    wrk.method = "POST"
+    wrk.path = "/api/channels/big/messages"
+    wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKENS_BEARER")
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.body = '{"text":"a new message of about the usual length, sixty-odd bytes of it."}'
+    return
+  end
   head = "POST /tokens HTTP/1.1\r\nHost: " .. wrk.headers["Host"] ..
     "\r\nContent-Type: application/json\r\nX-API-Key: " .. os.getenv("TOKENS_API_KEY") ..
     "\r\nContent-Length: "
@@ -65,8 +75,8 @@ local function existing_id()
   return (tid + counter * nthreads) % users
 end
 
--- GET modes send the static request wrk builds from wrk.method/path/headers.
-if mode ~= "health" and mode ~= "me" then
+-- The static modes send the request wrk builds from wrk.method/path/headers/body.
+if mode ~= "health" and mode ~= "me" and mode ~= "message" then
   function request()
     local req
     if mode == "existing" then
