@@ -1,5 +1,6 @@
-//! Generated identifiers: typed prefixes, lowercase base32 randomness, ASCII only
-//! (they end up inside Centrifugo user ids and channel names, which must be ASCII).
+//! Generated identifiers: typed prefixes, 16 lowercase base32 characters, ASCII only
+//! (they end up inside Centrifugo user ids and channel names, which must be ASCII). All
+//! random, except message ids: time first, then random (`new_time_ordered_id`).
 
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 /// Characters of randomness in a generated id: 16 × 5 = 80 bits.
