@@ -12,6 +12,25 @@ fail() {
   exit 1
 }
 
+# chatsdk_bin: sets `bin` to $CHATSDK_BIN when set (another build: an A/B comparison, a
+# profiling build), else builds and uses target/release/chatsdk.
+chatsdk_bin() {
+  if [ -n "${CHATSDK_BIN:-}" ]; then
+    bin="$CHATSDK_BIN"
+  else
+    cargo build --release --locked --quiet --bin chatsdk
+    bin="$PWD/target/release/chatsdk"
+  fi
+}
+
+# machine_line: what the machine is and how busy, for the bench's header.
+machine_line() {
+  echo "$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+}
+
+# cpu_ticks PID: the process's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
