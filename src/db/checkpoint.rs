@@ -21,6 +21,11 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_millis(200);
 /// WAL length (pages, 4 KiB each) at which the writer checkpoints itself: 16 MiB.
 pub const CAP_PAGES: i64 = 4096;
+/// Size (bytes) a WAL file is cut back to when the log starts over. SQLite never shrinks
+/// the file on its own, so a WAL once grown by a long transaction (a bulk write from
+/// another process) would keep its size on disk until shutdown. Twice the cap: the
+/// service's own WAL never reaches it, so it is never cut and regrown.
+pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * CAP_PAGES * 4096;
 
 /// Keeps the checkpoint thread alive: it stops once every handle is dropped.
 #[derive(Clone)]
@@ -102,6 +107,54 @@ mod tests {
             assert!(
                 std::time::Instant::now() < deadline,
                 "after 10 s the main file holds {main} of {written} bytes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    /// A WAL grown far past the cap by another process's long transaction (a script, a
+    /// bulk import) is cut back once the log starts over, not kept at that size on disk
+    /// until shutdown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wal_grown_by_another_process_is_cut_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db = Db::open(&path).unwrap();
+        let insert = |c: &Connection| {
+            c.execute("INSERT INTO scratch VALUES (zeroblob(100))", [])
+                .map_err(crate::db::DbError::from)
+        };
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE scratch (b BLOB)")
+                .map_err(crate::db::DbError::from)
+        })
+        .await
+        .unwrap();
+        // 48 MiB in one transaction, on a plain connection of another "process".
+        let outside = Connection::open(&path).unwrap();
+        outside
+            .execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12288)
+                 INSERT INTO scratch SELECT zeroblob(4000) FROM n",
+            )
+            .unwrap();
+        drop(outside);
+        let wal = path.with_extension("db-wal");
+        let grown = std::fs::metadata(&wal).unwrap().len();
+        assert!(
+            grown > 48 << 20,
+            "the long transaction left a WAL of {grown} bytes"
+        );
+        let limit = WAL_SIZE_LIMIT_BYTES as u64;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            db.write(insert).await.unwrap();
+            let size = std::fs::metadata(&wal).unwrap().len();
+            if size <= limit {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "after 10 s of writes the WAL is still {size} bytes (limit {limit})"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

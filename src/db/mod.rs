@@ -217,6 +217,8 @@ fn open_connection(path: &Path) -> DbResult<Connection> {
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Applies where the log starts over: on the writer, and on the CLI's connections.
+    conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_SIZE_LIMIT_BYTES)?;
     // Plans never depend on bound values. Without this, SQLite (3.50) peeks at the value
     // bound to `LIMIT ?` while compiling and marks the statement to be compiled again
     // whenever that parameter is bound anew: every run of a cached history-page query
