@@ -64,11 +64,10 @@ fn checkpoint(conn: &Connection) -> DbResult<()> {
 mod tests {
     use super::*;
     use crate::db::Db;
+    use std::path::PathBuf;
 
-    /// Writes of several times the cap: the WAL stays near the cap, and every row reaches
-    /// the main file without a shutdown checkpoint.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_reach_the_main_file_and_the_wal_stays_bounded() {
+    /// A database in a temp dir (kept while the guard lives) with a table `scratch (b BLOB)`.
+    async fn scratch_db() -> (tempfile::TempDir, PathBuf, Db) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let db = Db::open(&path).unwrap();
@@ -78,6 +77,14 @@ mod tests {
         })
         .await
         .unwrap();
+        (dir, path, db)
+    }
+
+    /// Writes of several times the cap: the WAL stays near the cap, and every row reaches
+    /// the main file without a shutdown checkpoint.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_reach_the_main_file_and_the_wal_stays_bounded() {
+        let (_dir, path, db) = scratch_db().await;
         // 72 MiB of rows in 18k writes, 256 at a time: four and a half times the cap, so
         // the writer's own checkpoints leave the last rows to this thread.
         let wal = path.with_extension("db-wal");
@@ -118,19 +125,11 @@ mod tests {
     /// until shutdown.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_wal_grown_by_another_process_is_cut_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let db = Db::open(&path).unwrap();
+        let (_dir, path, db) = scratch_db().await;
         let insert = |c: &Connection| {
             c.execute("INSERT INTO scratch VALUES (zeroblob(100))", [])
                 .map_err(crate::db::DbError::from)
         };
-        db.write(|c| {
-            c.execute_batch("CREATE TABLE scratch (b BLOB)")
-                .map_err(crate::db::DbError::from)
-        })
-        .await
-        .unwrap();
         // ≈ 47 MiB in one transaction (12,288 rows of 4,000 bytes), on a plain connection,
         // as another process would write it.
         let outside = Connection::open(&path).unwrap();
