@@ -48,7 +48,7 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("sign REST token + wsToken (TokenIssuer::issue)", |b| {
         b.iter(|| {
             issuer
-                .issue(black_box("app_bench"), info(), "personal:42", 0)
+                .issue(black_box("app_bench"), info(), 42, 0)
                 .map(|t| t.token.len())
         })
     });
@@ -68,6 +68,7 @@ fn tokens(c: &mut Criterion) {
                 exp: now + 86_400,
                 jti: chatsdk::ids::new_token_id(),
                 generation: 0,
+                user_pk: 42,
             };
             jsonwebtoken::encode(&rest_header, black_box(&claims), &rest_key).map(|t| t.len())
         })
@@ -76,7 +77,7 @@ fn tokens(c: &mut Criterion) {
         b.iter(|| issuer.issue_subscription(black_box("app_bench"), "user-4711", "chat:team"))
     });
     let issued = issuer
-        .issue("app_bench", info(), "personal:42", 0)
+        .issue("app_bench", info(), 42, 0)
         .unwrap_or_else(|e| panic!("issuing a token: {e}"));
     c.bench_function("verify REST token (verify_rest)", |b| {
         b.iter(|| issuer.verify_rest(black_box(&issued.token)).map(|c| c.exp))

@@ -18,8 +18,10 @@ fn sign(claims: &Value, secret: &str, alg: Algorithm) -> String {
     .unwrap()
 }
 
-fn claims(app_id: &str, user: &str) -> Value {
-    json!({"sub": user, "app": app_id, "iss": "chatsdk", "aud": "chatsdk", "iat": now(), "exp": now() + 600, "jti": "t", "gen": 0})
+/// Valid claims for the user of a `POST /tokens` answer (`upk` and `gen` are its row's).
+fn claims(issued: &Value) -> Value {
+    let real = common::jwt_claims(issued["token"].as_str().unwrap());
+    json!({"sub": real["sub"], "app": real["app"], "iss": "chatsdk", "aud": "chatsdk", "iat": now(), "exp": now() + 600, "jti": "t", "gen": real["gen"], "upk": real["upk"]})
 }
 
 #[actix_web::test]
@@ -82,8 +84,8 @@ async fn a_ws_token_is_refused_by_the_rest_api() {
 #[actix_web::test]
 async fn forged_malformed_and_foreign_tokens_get_invalid_token() {
     let app = TestApp::start().await;
-    app.tokens_for("alice").await;
-    let good = claims(&app.app_id, "alice");
+    let alice = app.tokens_for("alice").await;
+    let good = claims(&alice);
     let wrong_secret = sign(
         &good,
         "another-secret-another-secret-another-secret",
@@ -138,8 +140,8 @@ fn base64_url(bytes: &[u8]) -> String {
 #[actix_web::test]
 async fn an_expired_token_gets_token_expired() {
     let app = TestApp::start().await;
-    app.tokens_for("alice").await;
-    let mut expired = claims(&app.app_id, "alice");
+    let alice = app.tokens_for("alice").await;
+    let mut expired = claims(&alice);
     expired["iat"] = json!(now() - 7200);
     expired["exp"] = json!(now() - 3600);
     assert_error(
@@ -209,23 +211,21 @@ async fn tokens_signed_before_a_secret_rotation_keep_working_with_the_previous_s
         a.jwt_previous_secret = Some(chatsdk::secret::Secret::new(JWT_SECRET));
     })
     .await;
-    let fresh = app.tokens_for("alice").await;
-    let fresh = fresh["token"].as_str().unwrap();
+    let alice = app.tokens_for("alice").await;
+    let fresh = alice["token"].as_str().unwrap();
     let old_kid = chatsdk::auth::tokens::key_id(&chatsdk::secret::Secret::new(JWT_SECRET));
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(old_kid.clone());
     let key = |s: &str| EncodingKey::from_secret(s.as_bytes());
-    let before_rotation =
-        jsonwebtoken::encode(&header, &claims(&app.app_id, "alice"), &key(JWT_SECRET)).unwrap();
+    let before_rotation = jsonwebtoken::encode(&header, &claims(&alice), &key(JWT_SECRET)).unwrap();
     let forged = jsonwebtoken::encode(
         &header,
-        &claims(&app.app_id, "alice"),
+        &claims(&alice),
         &key("some-other-secret-0123456789abcdef0123"),
     )
     .unwrap();
     header.kid = Some("unknown".into());
-    let unknown_kid =
-        jsonwebtoken::encode(&header, &claims(&app.app_id, "alice"), &key(JWT_SECRET)).unwrap();
+    let unknown_kid = jsonwebtoken::encode(&header, &claims(&alice), &key(JWT_SECRET)).unwrap();
 
     assert_ne!(
         common::jwt_header(fresh)["kid"],

@@ -202,6 +202,64 @@ async fn a_deleted_user_leaves_their_channels_keeps_their_messages_and_their_id_
     assert_error(res, 404, "channel_not_found").await;
 }
 
+/// A deleted user's tokens stay dead when the id is taken again, however it comes back:
+/// named by another user (a bare user) or through `/tokens` (a new person with the id).
+#[actix_web::test]
+async fn a_deleted_users_tokens_do_not_pass_for_a_new_user_with_the_same_id() {
+    let app = TestApp::start().await;
+    let carol = app.tokens_for("carol").await;
+    let carol = carol["token"].as_str().unwrap();
+    let old = app.tokens_for("bob").await;
+    let old = old["token"].as_str().unwrap();
+    revoke(&app, "bob").await;
+    assert_eq!(
+        key_call(&app, reqwest::Method::DELETE, "/api/users/bob")
+            .await
+            .status(),
+        204
+    );
+
+    // Another user names "bob": a bare user of that id exists again.
+    let res = bearer_post(
+        &app,
+        carol,
+        "/api/channels",
+        json!({"id": "after", "members": ["bob"]}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    assert_error(app.get_me(old).await, 401, "invalid_token").await;
+    let res = app
+        .http
+        .get(format!("{}/api/channels/after", app.base))
+        .bearer_auth(old)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "invalid_token").await;
+    let res = bearer_post(
+        &app,
+        old,
+        "/api/channels/after/messages",
+        json!({"text": "I am back"}),
+    )
+    .await;
+    assert_error(res, 401, "invalid_token").await;
+
+    // The new bob logs in: their token works, the old one still does not.
+    let new = app
+        .post_tokens(&json!({"userId": "bob", "email": "new-bob@example.com"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get_me(new["token"].as_str().unwrap()).await.status(),
+        200
+    );
+    assert_error(app.get_me(old).await, 401, "invalid_token").await;
+}
+
 /// Every registered `/api` route, its path parameters filled with ids of `alice`'s data.
 fn api_routes() -> Vec<(reqwest::Method, String)> {
     let routes: Vec<_> = chatsdk::routes::registered_routes()

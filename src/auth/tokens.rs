@@ -40,6 +40,11 @@ pub struct RestClaims {
     /// The user's token generation at issue; a revocation bumps it.
     #[serde(rename = "gen")]
     pub generation: i64,
+    /// The pk of the user's row at issue. A user deleted and then created again under
+    /// the same id is a new row whose generation starts again at 0, so the generation
+    /// alone would let the old user's tokens pass for the new one.
+    #[serde(rename = "upk")]
+    pub user_pk: i64,
 }
 
 /// The public profile Centrifugo shows as connection info (presence, join/leave).
@@ -162,7 +167,7 @@ impl TokenIssuer {
         validation.set_issuer(&[REST_ISSUER]);
         validation.set_audience(&[REST_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // `gen` (and `app`) are required by RestClaims' own deserialization.
+        // `gen`, `upk` and `app` are required by RestClaims' own deserialization.
         validation.leeway = settings.leeway;
         let mut rest_header = Header::new(Algorithm::HS256);
         rest_header.kid = Some(key_id(settings.rest_secret));
@@ -185,13 +190,14 @@ impl TokenIssuer {
         self.ttl
     }
 
-    /// Issues the REST token and the Centrifugo connection token for one user, whose
-    /// connection is subscribed server-side to `personal_channel`.
+    /// Issues the REST token and the Centrifugo connection token for one user (its row's
+    /// pk and token generation), whose connection is subscribed server-side to its
+    /// personal channel.
     pub fn issue(
         &self,
         app_id: &str,
         info: WsInfo<'_>,
-        personal_channel: &str,
+        user_pk: i64,
         generation: i64,
     ) -> Result<IssuedTokens, ApiError> {
         let iat = now_secs();
@@ -206,11 +212,13 @@ impl TokenIssuer {
             exp,
             jti: ids::new_token_id(),
             generation,
+            user_pk,
         };
+        let personal_channel = crate::realtime::personal_channel(user_pk);
         let ws = WsClaims {
             sub: centrifugo_user_id(app_id, info.id),
             info,
-            channels: [personal_channel],
+            channels: [&personal_channel],
             iat,
             exp: ws_exp,
         };
@@ -300,11 +308,11 @@ mod tests {
             image: None,
         };
         let before = issuer_with(&old, None)
-            .issue("app_x", info(), "personal:1", 0)
+            .issue("app_x", info(), 1, 0)
             .unwrap();
         let rotated = issuer_with(&new, Some(&old));
         assert!(rotated.verify_rest(&before.token).is_ok());
-        let after = rotated.issue("app_x", info(), "personal:1", 0).unwrap();
+        let after = rotated.issue("app_x", info(), 1, 0).unwrap();
         assert!(rotated.verify_rest(&after.token).is_ok());
         // Once the previous secret is dropped, old tokens stop working.
         assert!(issuer_with(&new, None).verify_rest(&before.token).is_err());
@@ -318,7 +326,7 @@ mod tests {
             name: Some("A"),
             image: None,
         };
-        let issued = t.issue("app_x", info, "personal:1", 0).unwrap();
+        let issued = t.issue("app_x", info, 1, 0).unwrap();
         let claims = t.verify_rest(&issued.token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.app.as_str()),
@@ -343,6 +351,7 @@ mod tests {
             exp: now - CLOCK_LEEWAY_SECS - 5,
             jti: "j".into(),
             generation: 0,
+            user_pk: 1,
         };
         let token = t.rest_signer.sign(&claims).unwrap();
         assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));
@@ -364,6 +373,7 @@ mod tests {
             exp: 2,
             jti: ids::new_token_id(),
             generation: 3,
+            user_pk: 7,
         };
         let ws = WsClaims {
             sub: centrifugo_user_id("app_x", "ü:#,"),

@@ -43,7 +43,8 @@ pub struct Ctx {
     pub revocation: Option<RevocationCheck>,
 }
 
-/// Whether a REST token was revoked since it was issued: its user deleted, or its
+/// Whether a REST token was revoked since it was issued: its user deleted (even when the
+/// id has been taken again since: the token names its user's row), or its
 /// generation moved on (`revoke-tokens`). Read from the shared database, so a revocation
 /// holds at once on every server. The request's first database trip runs it inside its
 /// own work (one trip instead of two); the auth middleware runs it after the handler when
@@ -53,15 +54,17 @@ pub struct Ctx {
 pub struct RevocationCheck {
     app_id: String,
     user_id: String,
+    user_pk: i64,
     generation: i64,
     done: Arc<AtomicBool>,
 }
 
 impl RevocationCheck {
-    pub fn new(app_id: String, user_id: String, generation: i64) -> Self {
+    pub fn new(app_id: String, user_id: String, user_pk: i64, generation: i64) -> Self {
         Self {
             app_id,
             user_id,
+            user_pk,
             generation,
             done: Arc::new(AtomicBool::new(false)),
         }
@@ -75,8 +78,13 @@ impl RevocationCheck {
         let current = user_rows::token_generation(conn, &self.app_id, &self.user_id)?;
         self.done.store(true, Ordering::Release);
         match current {
+            // Another row under the same id: the token's user was deleted, this is a
+            // new user (whose generation started again at 0).
             None => Err(ApiError::InvalidToken("the user no longer exists")),
-            Some(g) if g != self.generation => Err(ApiError::TokenRevoked),
+            Some((pk, _)) if pk != self.user_pk => {
+                Err(ApiError::InvalidToken("the user no longer exists"))
+            }
+            Some((_, g)) if g != self.generation => Err(ApiError::TokenRevoked),
             Some(_) => Ok(()),
         }
     }

@@ -169,11 +169,11 @@ pub fn upsert(
     Ok((user, !existed))
 }
 
-/// The current token generation of a live user; `None` when there is no such user.
-pub fn token_generation(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<i64>> {
+/// The pk and current token generation of a live user; `None` when there is no such user.
+pub fn token_generation(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<(i64, i64)>> {
     Ok(conn
-        .prepare_cached("SELECT token_generation FROM users WHERE app_id = ?1 AND id = ?2")?
-        .query_row(params![app_id, id], |r| r.get(0))
+        .prepare_cached("SELECT pk, token_generation FROM users WHERE app_id = ?1 AND id = ?2")?
+        .query_row(params![app_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 

@@ -3,7 +3,6 @@
 
 use super::{Check, START_CENTRIFUGO, Status};
 use crate::auth::tokens::{CLOCK_LEEWAY_SECS, TokenIssuer, TokenSettings, WsInfo};
-use crate::realtime::personal_channel;
 use crate::secret::Secret;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -73,7 +72,7 @@ fn probe_token(secret: &Secret, ws_ttl: u64) -> Result<String, String> {
         image: None,
     };
     issuer
-        .issue(DOCTOR_APP, info, &personal_channel(PROBE_USER_PK), 0)
+        .issue(DOCTOR_APP, info, PROBE_USER_PK, 0)
         .map(|t| t.ws_token)
         .map_err(|_| "cannot sign the probe wsToken".to_string())
 }

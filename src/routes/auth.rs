@@ -124,6 +124,7 @@ async fn resolve_caller(
                 revocation: Some(RevocationCheck::new(
                     claims.app.clone(),
                     claims.sub.clone(),
+                    claims.user_pk,
                     claims.generation,
                 )),
                 app_id: claims.app,

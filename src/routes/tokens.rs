@@ -249,12 +249,9 @@ async fn issue_for(
         name: user.name.as_deref(),
         image: user.image.as_deref(),
     };
-    let issued = state.tokens.issue(
-        &app_id,
-        info,
-        &crate::realtime::personal_channel(user.pk),
-        user.token_generation,
-    )?;
+    let issued = state
+        .tokens
+        .issue(&app_id, info, user.pk, user.token_generation)?;
     state.metrics.token_issued();
     let tokens = TokenResponse {
         token: issued.token,
