@@ -8,6 +8,7 @@ use crate::secret::Secret;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -126,7 +127,7 @@ impl CentrifugoClient {
     /// order; a broadcast counts as failed when any of its channels failed.
     pub async fn batch(
         &self,
-        commands: &[Value],
+        commands: &[&RawValue],
     ) -> Result<Vec<Result<(), ApiFailure>>, CentrifugoError> {
         let started = Instant::now();
         let result = self.run_batch(commands).await;
@@ -136,9 +137,12 @@ impl CentrifugoClient {
 
     async fn run_batch(
         &self,
-        commands: &[Value],
+        commands: &[&RawValue],
     ) -> Result<Vec<Result<(), ApiFailure>>, CentrifugoError> {
-        let body = json!({"commands": commands, "parallel": false});
+        let body = BatchRequest {
+            commands,
+            parallel: false,
+        };
         let bytes = self.post("batch", &body).await?;
         let answer: BatchAnswer =
             serde_json::from_slice(&bytes).map_err(|e| CentrifugoError::Decode(e.to_string()))?;
@@ -221,6 +225,13 @@ impl ApiFailure {
     pub fn is_permanent(&self) -> bool {
         matches!(self.code, 102 | 104 | 107 | 108 | 112 | 113)
     }
+}
+
+/// `/api/batch`'s body; the commands are written into it as they are.
+#[derive(Serialize)]
+struct BatchRequest<'a> {
+    commands: &'a [&'a RawValue],
+    parallel: bool,
 }
 
 #[derive(Deserialize)]

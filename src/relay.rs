@@ -138,7 +138,7 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
     if pending.is_empty() {
         return Ok(Delivered::Nothing);
     }
-    let commands: Vec<_> = pending.iter().map(|p| p.command.clone()).collect();
+    let commands: Vec<_> = pending.iter().map(|p| &*p.command).collect();
     let outcomes = match centrifugo.batch(&commands).await {
         Ok(outcomes) => outcomes,
         Err(e) => {

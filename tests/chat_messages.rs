@@ -570,3 +570,67 @@ async fn a_channel_id_over_128_characters_gets_400() {
     assert_eq!(expect(at_limit, 201).await["id"], "c".repeat(128));
     assert_eq!(channel_ids(&app, &alice).await.len(), 1);
 }
+
+/// A message whose `custom` is nested as deep as a request body may be (serde_json's
+/// limit of 128 levels) still reaches Centrifugo. The outbox holds it wrapped in the
+/// event envelope and the publish command, deeper than that limit: it must be sent on
+/// as written, not parsed again.
+#[actix_web::test]
+async fn a_message_with_custom_nested_to_the_body_limit_reaches_centrifugo() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let channel = create_channel(&app, &alice, json!({"id": "deep"})).await;
+    // The body is level 1, so `custom` may hold 127 nested objects.
+    let depth = 126;
+    let custom = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    let res = app
+        .http
+        .post(format!("{}/api/channels/deep/messages", app.base))
+        .bearer_auth(&alice)
+        .header("Content-Type", "application/json")
+        .body(format!(r#"{{"text":"deep","custom":{custom}}}"#))
+        .send()
+        .await
+        .unwrap();
+    let sent = expect(res, 201).await;
+
+    // Read Centrifugo's history as text: the test's own JSON parser has the same limit.
+    let history = || async {
+        app.http
+            .post(format!(
+                "http://127.0.0.1:{}/api/history",
+                app.centrifugo_internal_port
+            ))
+            .header("X-API-Key", crate::common::CENTRIFUGO_API_KEY)
+            .json(&json!({"channel": channel["realtimeChannel"], "limit": -1}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        let text = history().await;
+        if text.contains(s(&sent["id"])) || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        text.contains(s(&sent["id"])),
+        "the message never reached Centrifugo: {}",
+        &text[..text.len().min(300)]
+    );
+    assert!(
+        text.contains(&custom),
+        "its custom arrived changed: {}",
+        &text[..text.len().min(300)]
+    );
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let failed: i64 = conn
+        .query_row("SELECT count(*) FROM outbox_failed", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(failed, 0, "an event was refused for good");
+}

@@ -5,6 +5,7 @@ use super::{DbResult, now_ms};
 use crate::ids;
 use crate::realtime::{Envelope, EventType};
 use rusqlite::{Connection, params};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// One pending command.
@@ -13,7 +14,10 @@ pub struct Pending {
     pub pk: i64,
     pub event_id: String,
     /// A Centrifugo batch command: `{"publish":{…}}`, `{"broadcast":{…}}` or `{"unsubscribe":{…}}`.
-    pub command: Value,
+    /// Sent on as stored, never parsed into a `Value` again: wrapped in the envelope and
+    /// the command, a `custom` as deep as a request may carry is deeper than serde_json's
+    /// recursion limit.
+    pub command: Box<RawValue>,
     pub created_at: i64,
 }
 
@@ -90,11 +94,18 @@ pub fn peek(conn: &Connection, limit: usize) -> DbResult<Vec<Pending>> {
         out.push(Pending {
             pk,
             event_id,
-            command: serde_json::from_str(&command).unwrap_or(Value::Null),
+            command: RawValue::from_string(command).unwrap_or_else(|_| not_json()),
             created_at,
         });
     }
     Ok(out)
+}
+
+/// What a row that is not JSON (never written by this module) is sent as: `null`, which
+/// Centrifugo refuses for good, so the row moves to `outbox_failed` instead of holding
+/// up the queue.
+fn not_json() -> Box<RawValue> {
+    RawValue::from_string("null".into()).expect("null is JSON")
 }
 
 /// Removes delivered (or permanently failed) commands.
