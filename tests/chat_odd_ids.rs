@@ -137,3 +137,48 @@ async fn an_odd_user_leaves_by_naming_themselves() {
         .await;
     }
 }
+
+/// A percent-escape that is not UTF-8 (`%FE`) is refused, in the path and in the query,
+/// rather than read as U+FFFD: that would act on another, real id ("\u{FFFD}").
+#[actix_web::test]
+async fn a_url_whose_escapes_are_not_utf8_gets_400_and_touches_no_one() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "x\u{FFFD}"})).await;
+    // The id the lossy decoding would have reached exists: a user named U+FFFD.
+    let replacement = token(&app, "\u{FFFD}").await;
+    let users_before = app.count_users();
+
+    for (method, path) in [
+        (Method::POST, "/api/users/%FE/revoke-tokens".to_string()),
+        (Method::DELETE, "/api/users/%FE".to_string()),
+        (Method::GET, "/api/me?userId=%FE".to_string()),
+        (Method::GET, "/api/channels/x%FF".to_string()),
+        (Method::GET, "/api/channels?userId=a%C3".to_string()),
+    ] {
+        let message = assert_error(
+            as_key(&app, method.clone(), &path, None).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(message.contains("UTF-8"), "{method} {path}: {message}");
+    }
+    let res = as_user(&app, &alice, Method::GET, "/api/channels/x%FF", None).await;
+    assert_error(res, 400, "invalid_request").await;
+
+    // Nothing happened to the user "\u{FFFD}": their token still works.
+    assert_eq!(app.count_users(), users_before);
+    assert_eq!(app.get_me(&replacement).await.status(), 200);
+    // The control: the same ids, correctly escaped, are reached.
+    let res = as_user(&app, &alice, Method::GET, &ch("x\u{FFFD}"), None).await;
+    assert_eq!(expect(res, 200).await["id"], "x\u{FFFD}");
+    let res = as_key(
+        &app,
+        Method::GET,
+        &format!("/api/me?userId={}", enc("\u{FFFD}")),
+        None,
+    )
+    .await;
+    assert_eq!(expect(res, 200).await["id"], "\u{FFFD}");
+}
