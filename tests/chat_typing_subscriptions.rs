@@ -62,6 +62,60 @@ async fn a_member_gets_a_subscription_token_for_the_channels_realtime_name() {
     );
 }
 
+/// The backend names the user in the body, as on every other POST, or in the query; a
+/// body with anything else, or a token naming a user, is refused.
+#[actix_web::test]
+async fn the_backend_names_the_user_of_typing_and_a_subscription_token_in_the_body() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+    let body = Some(json!({"userId": "alice"}));
+
+    let typing = as_key(&app, Method::POST, "/api/channels/c/typing", body.clone()).await;
+    let sub = as_key(
+        &app,
+        Method::POST,
+        "/api/channels/c/subscription-token",
+        body.clone(),
+    )
+    .await;
+    let by_query = as_key(
+        &app,
+        Method::POST,
+        "/api/channels/c/subscription-token?userId=alice",
+        None,
+    )
+    .await;
+
+    assert_eq!(expect(typing, 202).await, json!({"status": "sent"}));
+    let sub = expect(sub, 200).await;
+    assert_eq!(
+        jwt_claims(s(&sub["token"]))["sub"],
+        format!("{}:alice", app.app_id)
+    );
+    assert_eq!(expect(by_query, 200).await["channel"], sub["channel"]);
+    for path in [
+        "/api/channels/c/typing",
+        "/api/channels/c/subscription-token",
+    ] {
+        let unknown = as_key(&app, Method::POST, path, Some(json!({"user": "alice"}))).await;
+        let message = assert_error(unknown, 400, "invalid_request").await;
+        assert!(message.contains("user"), "{path}: {message}");
+        let mismatch = as_key(
+            &app,
+            Method::POST,
+            &format!("{path}?userId=bob"),
+            body.clone(),
+        )
+        .await;
+        assert_error(mismatch, 400, "invalid_request").await;
+        let as_token = as_user(&app, &alice, Method::POST, path, body.clone()).await;
+        assert_error(as_token, 400, "invalid_request").await;
+        let no_user = as_key(&app, Method::POST, path, Some(json!({}))).await;
+        assert_error(no_user, 400, "invalid_request").await;
+    }
+}
+
 #[actix_web::test]
 async fn a_non_member_gets_no_subscription_token_even_through_the_key() {
     let app = TestApp::start().await;

@@ -98,6 +98,28 @@ fn every_operation_has_a_summary_a_tag_auth_and_error_answers() {
     }
 }
 
+/// Exactly the routes that read a body only for the backend's `userId` document it as
+/// optional; every other body is required.
+#[test]
+fn only_the_acting_user_bodies_are_optional() {
+    let spec = spec();
+    let optional: BTreeSet<(String, String)> = operations(&spec)
+        .into_iter()
+        .filter(|(m, p)| {
+            let body = &spec["paths"][p][m.to_lowercase()]["requestBody"];
+            body.is_object() && body["required"] != true
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        "/api/channels/{id}/typing",
+        "/api/channels/{id}/subscription-token",
+    ]
+    .into_iter()
+    .map(|p| ("POST".to_string(), p.to_string()))
+    .collect();
+    assert_eq!(optional, expected);
+}
+
 #[actix_web::test]
 async fn openapi_json_is_served_as_openapi_3_1_and_is_the_generated_document() {
     let app = TestApp::start().await;

@@ -13,7 +13,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use serde::Deserialize;
 use std::future::{Ready, ready};
+use utoipa::ToSchema;
 
 /// How often `last_used_at` of a key is written, at most.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
@@ -37,6 +39,15 @@ pub struct Caller {
     pub query_user: Option<String>,
     /// The token's revocation check, still to be made (`backend == false`).
     pub revocation: Option<RevocationCheck>,
+}
+
+/// The body of a route whose only input is whom the backend acts as. Optional: the
+/// query's `?userId=` does the same.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ActingUserBody {
+    /// With X-API-Key: the user to act as.
+    pub user_id: Option<String>,
 }
 
 impl Caller {

@@ -19,26 +19,58 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+        let is_json = is_json(req);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
-                _ if e.as_response_error().status_code() == 413 => {
-                    ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-                }
-                _ => ApiError::InvalidRequest(format!("could not read the request body: {e}")),
-            })?;
+            let bytes = body.await.map_err(body_error)?;
             parse(&bytes).map(ApiJson)
         })
+    }
+}
+
+/// A JSON body a route can do without (its only field is the backend's `userId`, which
+/// may come in the query instead): `None` when the request has no body at all, else
+/// checked as `ApiJson` checks it.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = is_json(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(body_error)?;
+            if bytes.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            parse(&bytes).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn body_error(e: actix_web::Error) -> ApiError {
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+        _ if e.as_response_error().status_code() == 413 => {
+            ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+        }
+        _ => ApiError::InvalidRequest(format!("could not read the request body: {e}")),
     }
 }
 

@@ -6,11 +6,11 @@ use crate::chat::{Ctx, access_to};
 use crate::db::DbResult;
 use crate::db::channels::{self as channel_rows, ChannelRow};
 use crate::error::ApiError;
-use crate::openapi::errors::{ChannelErrors, SubTokenErrors};
+use crate::openapi::errors::{ChannelBodyErrors, SubTokenErrors};
 use crate::openapi::{ActingUser, ChannelId};
 use crate::realtime::parse_chat_channel;
-use crate::routes::auth::Caller;
-use crate::routes::json::ApiJson;
+use crate::routes::auth::{ActingUserBody, Caller};
+use crate::routes::json::{ApiJson, OptionalJson};
 use crate::routes::{AppState, read};
 use actix_web::{HttpResponse, web};
 use rusqlite::Connection;
@@ -37,22 +37,25 @@ pub struct SubscriptionToken {
     tag = "realtime",
     security(("bearer" = []), ("api_key" = [])),
     params(ChannelId, ActingUser),
+    request_body(content = Option<ActingUserBody>, description = "Optional: the acting user, for X-API-Key calls.",
+                 example = json!({"userId": "alice"})),
     responses(
         (status = 200, description = "The token.", body = SubscriptionToken, example = json!({
             "token": "eyJhbGciOiJIUzI1NiJ9.eyJjaGFubmVsIjoiY2hhdDpjMTIifQ.c2ln",
             "channel": "chat:c12",
             "expiresIn": 300,
         })),
-        ChannelErrors,
+        ChannelBodyErrors,
     )
 )]
 pub async fn subscription_token(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    body: OptionalJson<ActingUserBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let ctx = caller.ctx(None)?;
+    let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
     let pk = member_channel_pk(&state, ctx, move |c, app_id| {
         channel_rows::find(c, app_id, &id)

@@ -2,9 +2,10 @@
 
 use crate::chat::messages as chat;
 use crate::error::ApiError;
-use crate::openapi::errors::ChannelErrors;
+use crate::openapi::errors::ChannelBodyErrors;
 use crate::openapi::{ActingUser, ChannelId};
-use crate::routes::auth::Caller;
+use crate::routes::auth::{ActingUserBody, Caller};
+use crate::routes::json::OptionalJson;
 use crate::routes::{AppState, read};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -27,19 +28,22 @@ pub struct TypingSent {
     tag = "messages",
     security(("bearer" = []), ("api_key" = [])),
     params(ChannelId, ActingUser),
+    request_body(content = Option<ActingUserBody>, description = "Optional: the acting user, for X-API-Key calls.",
+                 example = json!({"userId": "alice"})),
     responses(
         (status = 202, description = "Published (or dropped: typing is best effort).",
          body = TypingSent, example = json!({"status": "sent"})),
-        ChannelErrors,
+        ChannelBodyErrors,
     )
 )]
 pub async fn typing(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    body: OptionalJson<ActingUserBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let ctx = caller.ctx(None)?;
+    let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
     let (channel, event) = read(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
     let centrifugo = state.centrifugo.clone();
     actix_web::rt::spawn(async move {
