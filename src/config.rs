@@ -10,6 +10,10 @@ use std::path::PathBuf;
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Longest token lifetime we accept (30 days); longer-lived tokens defeat revocation.
 pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+/// Default lifetime of a `wsToken`. Centrifugo OSS cannot revoke a connection token, so
+/// after a revocation the old one can reconnect (to the personal channel) until it
+/// expires: short by default. The client SDKs renew it through `getToken`.
+pub const DEFAULT_WS_TOKEN_TTL_SECS: u64 = 900;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Centrifugo's internal port, where its server API (`/api`) listens with our config.
 pub const DEFAULT_CENTRIFUGO_URL: &str = "http://localhost:9000";
@@ -51,11 +55,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     pub demo: bool,
 
-    /// Lifetime of both tokens, in seconds.
+    /// Lifetime of the REST token (and of the wsToken, when shorter than 900 s), in seconds.
     #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl: u64,
 
-    /// Lifetime of the wsToken (Centrifugo connection token), in seconds; default: CHATSDK_TOKEN_TTL.
+    /// Lifetime of the wsToken (Centrifugo connection token), in seconds; default: 900, or
+    /// CHATSDK_TOKEN_TTL when that is shorter.
     #[arg(long, env = "CHATSDK_WS_TOKEN_TTL")]
     pub ws_token_ttl: Option<u64>,
 
@@ -185,9 +190,17 @@ pub struct ConfigError {
 }
 
 impl ServeArgs {
+    /// The wsToken's lifetime: as set, else `DEFAULT_WS_TOKEN_TTL_SECS` or the REST
+    /// token's, whichever is shorter.
+    pub fn ws_token_ttl_or_default(&self) -> u64 {
+        self.ws_token_ttl
+            .unwrap_or(self.token_ttl.min(DEFAULT_WS_TOKEN_TTL_SECS))
+    }
+
     /// Checks every setting and reports all problems at once.
     pub fn validate(self, database: PathBuf) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
+        let ws_token_ttl = self.ws_token_ttl_or_default();
         let jwt_secret = required_secret(
             self.jwt_secret,
             "CHATSDK_JWT_SECRET",
@@ -241,7 +254,6 @@ impl ServeArgs {
                 self.token_ttl
             ));
         }
-        let ws_token_ttl = self.ws_token_ttl.unwrap_or(self.token_ttl);
         if ws_token_ttl == 0 || ws_token_ttl > MAX_TOKEN_TTL_SECS {
             problems.push(format!(
                 "CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {ws_token_ttl})"

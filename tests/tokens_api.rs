@@ -23,8 +23,8 @@ async fn tokens_returns_both_tokens_and_the_user() {
     assert_eq!(keys.len(), 5, "{keys:?}");
     assert_eq!(body["expiresIn"], 86_400);
     assert_eq!(
-        body["wsExpiresIn"], 86_400,
-        "by default both tokens live CHATSDK_TOKEN_TTL"
+        body["wsExpiresIn"], 900,
+        "by default the wsToken lives 900 s, the REST token CHATSDK_TOKEN_TTL"
     );
     assert_eq!(
         body["user"],
@@ -55,7 +55,11 @@ async fn tokens_returns_both_tokens_and_the_user() {
         ws["info"],
         json!({"id": "alice", "name": "Alice", "image": "https://x/a.png"})
     );
-    assert_eq!(ws["exp"], rest["exp"]);
+    assert_eq!(ws["iat"], rest["iat"]);
+    assert_eq!(
+        ws["exp"].as_u64().unwrap() - ws["iat"].as_u64().unwrap(),
+        900
+    );
     assert!(
         ws.get("channel").is_none(),
         "a connection token must never carry `channel`"

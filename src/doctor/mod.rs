@@ -143,8 +143,7 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
     checks
         .push(centrifugo_api::check_api(args.centrifugo_url.trim_end_matches('/'), api_key).await);
     let ws_ttl = args
-        .ws_token_ttl
-        .unwrap_or(args.token_ttl)
+        .ws_token_ttl_or_default()
         // An invalid TTL is reported by `configuration`; the probe still needs a sane one.
         .clamp(60, MAX_TOKEN_TTL_SECS);
     let token_secret = args

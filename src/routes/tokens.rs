@@ -141,7 +141,7 @@ pub struct TokenResponse {
             "user": {"id": "u-42", "name": "Ada", "image": "https://example.com/ada.png",
                      "email": null, "custom": {"plan": "pro"}},
             "expiresIn": 86400,
-            "wsExpiresIn": 86400,
+            "wsExpiresIn": 900,
         })),
         crate::openapi::errors::TokenErrors,
     )
