@@ -1,10 +1,11 @@
 //! The `chatsdk` command line: serve, app, key, healthcheck, dev, centrifugo-config, doctor.
 
-use crate::auth::api_key;
+use crate::auth::api_key::{self, ApiKeyHash};
 use crate::config::{DEFAULT_ADDR, ServeArgs};
 use crate::db::{Db, DbError, apps, keys};
 use crate::domain::{MAX_LABEL_CHARS, check_text};
 use crate::ids;
+use crate::secret::Secret;
 use crate::timefmt::rfc3339;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -99,10 +100,16 @@ pub enum KeyCommand {
         app: String,
     },
     /// Revoke a key; it stops working at once, also on running servers.
-    Revoke { key_id: String },
+    Revoke {
+        /// The key id, or the whole API key (only its key id is printed).
+        #[arg(value_name = "KEY_ID")]
+        key: Secret,
+    },
     /// Issue a new key for the same app; the old one keeps working for the grace period.
     Rotate {
-        key_id: String,
+        /// The key id, or the whole API key (only its key id is printed).
+        #[arg(value_name = "KEY_ID")]
+        key: Secret,
         /// How long the old key keeps working: e.g. 30s, 15m, 24h, 7d (0s ends it now).
         #[arg(long, default_value = "24h", value_parser = parse_duration)]
         grace: Duration,
@@ -272,20 +279,22 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                 },
             })
         }
-        KeyCommand::Rotate { key_id, grace } => {
+        KeyCommand::Rotate { key, grace } => {
+            let old_key = KeyRef::parse(&key);
+            let key_id = old_key.id.clone();
             let new = api_key::generate();
-            let (old_id, new_id, hash) = (key_id.clone(), new.key_id.clone(), new.hash.clone());
+            let (new_id, hash) = (new.key_id.clone(), new.hash.clone());
             let ends = crate::db::now_ms() + grace.as_millis() as i64;
             let rotated = db
                 .write(move |c| {
-                    let Some(old) = keys::find(c, &old_id)? else {
+                    let Some(old) = keys::find(c, &old_key.id)? else {
                         return Ok(false);
                     };
-                    if !old.is_live(crate::db::now_ms()) {
+                    if !old_key.names(&old.hash) || !old.is_live(crate::db::now_ms()) {
                         return Ok(false);
                     }
                     keys::insert(c, &new_id, &old.app_id, old.name.as_deref(), &hash)?;
-                    keys::expire_at(c, &old_id, ends)?;
+                    keys::expire_at(c, &old_key.id, ends)?;
                     Ok::<_, DbError>(true)
                 })
                 .await?;
@@ -305,9 +314,18 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                 json: json!({"keyId": new.key_id, "apiKey": new.key.expose(), "oldKeyExpiresAt": rfc3339(ends)}),
             })
         }
-        KeyCommand::Revoke { key_id } => {
-            let id = key_id.clone();
-            if !db.write(move |c| keys::revoke(c, &id)).await? {
+        KeyCommand::Revoke { key } => {
+            let target = KeyRef::parse(&key);
+            let key_id = target.id.clone();
+            let revoked = db
+                .write(move |c| {
+                    let Some(found) = keys::find(c, &target.id)? else {
+                        return Ok(false);
+                    };
+                    Ok::<_, DbError>(target.names(&found.hash) && keys::revoke(c, &target.id)?)
+                })
+                .await?;
+            if !revoked {
                 return Err(CliError {
                     code: "not_found",
                     message: format!("no API key {key_id}"),
@@ -318,6 +336,34 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                 json: json!({"keyId": key_id, "revoked": true}),
             })
         }
+    }
+}
+
+/// The key a `revoke` or `rotate` argument names: a key id, or a whole API key, accepted so
+/// an operator can act on a leaked key as pasted. A whole key names its key id only if its
+/// secret matches the stored hash; otherwise the argument names no key.
+struct KeyRef {
+    id: String,
+    hash: Option<ApiKeyHash>,
+}
+
+impl KeyRef {
+    fn parse(arg: &Secret) -> Self {
+        match api_key::parse_key_id(arg) {
+            Some(id) => KeyRef {
+                id: id.to_string(),
+                hash: Some(ApiKeyHash::of(arg)),
+            },
+            None => KeyRef {
+                id: arg.expose().to_string(),
+                hash: None,
+            },
+        }
+    }
+
+    /// Whether the key stored with `stored` is the one this argument names.
+    fn names(&self, stored: &ApiKeyHash) -> bool {
+        self.hash.as_ref().is_none_or(|h| h.matches(stored))
     }
 }
 
@@ -412,4 +458,68 @@ pub async fn healthcheck(args: HealthcheckArgs) -> Result<Output, CliError> {
         json: json!({"status": "ok", "url": url}),
         human: format!("ok: {url}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database with one app whose one key has `key_id` but the hash of `stored`.
+    async fn db_with_key(dir: &tempfile::TempDir, key_id: &str, stored: &ApiKeyHash) -> Db {
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let (id, hash) = (key_id.to_string(), stored.clone());
+        db.write(move |c| {
+            apps::insert(c, "app_t", "t")?;
+            keys::insert(c, &id, "app_t", None, &hash)
+        })
+        .await
+        .unwrap();
+        db
+    }
+
+    #[tokio::test]
+    async fn a_whole_key_acts_on_its_key_id_only_when_its_secret_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pasted, other) = (api_key::generate(), api_key::generate());
+        let db = db_with_key(&dir, &pasted.key_id, &other.hash).await;
+
+        let revoke = key_command(
+            &db,
+            KeyCommand::Revoke {
+                key: pasted.key.clone(),
+            },
+        )
+        .await;
+        let rotate = key_command(
+            &db,
+            KeyCommand::Rotate {
+                key: pasted.key.clone(),
+                grace: Duration::ZERO,
+            },
+        )
+        .await;
+
+        for result in [revoke, rotate] {
+            let e = result
+                .err()
+                .expect("a secret that does not match names no key");
+            assert_eq!(e.code, "not_found");
+            assert!(!e.message.contains(pasted.key.expose()), "{}", e.message);
+        }
+        let listed = db.read(|c| keys::list_for_app(c, "app_t")).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].revoked_at.is_none() && listed[0].expires_at.is_none());
+
+        let matching_dir = tempfile::tempdir().unwrap();
+        let matching = db_with_key(&matching_dir, &pasted.key_id, &pasted.hash).await;
+        let out = key_command(
+            &matching,
+            KeyCommand::Revoke {
+                key: pasted.key.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.json, json!({"keyId": pasted.key_id, "revoked": true}));
+    }
 }

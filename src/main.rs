@@ -1,5 +1,6 @@
 #![forbid(unsafe_code)]
 
+use chatsdk::auth::api_key;
 use chatsdk::cli::{Cli, CliError, Command, Output, app_command, healthcheck, key_command};
 use chatsdk::db::Db;
 use chatsdk::startup::Application;
@@ -9,7 +10,10 @@ use std::process::ExitCode;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(e),
+    };
     chatsdk::logging::init();
     let json = cli.json;
     let result = match cli.command {
@@ -38,6 +42,23 @@ async fn main() -> ExitCode {
     report(result, json)
 }
 
+/// Clap's answer to bad arguments, with any API key in it redacted; `--help` and
+/// `--version` as clap prints them.
+fn argument_error(e: clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let code = ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    let text = e.to_string();
+    let redacted = api_key::redact(&text);
+    if redacted == text {
+        let _ = e.print();
+    } else {
+        eprint!("{redacted}");
+    }
+    code
+}
+
 fn open_db(path: &std::path::Path) -> Result<Db, CliError> {
     Db::open(path).map_err(|e| CliError {
         code: "internal",
@@ -56,13 +77,12 @@ fn report(result: Result<Output, CliError>, json: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // Messages echo arguments; an operator may have pasted an API key into one.
+            let message = api_key::redact(&e.message);
             if json {
-                println!(
-                    "{}",
-                    json!({"error": {"code": e.code, "message": e.message}})
-                );
+                println!("{}", json!({"error": {"code": e.code, "message": message}}));
             } else {
-                eprintln!("error: {}", e.message);
+                eprintln!("error: {message}");
             }
             ExitCode::FAILURE
         }

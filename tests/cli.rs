@@ -418,3 +418,133 @@ async fn rotate_refuses_bad_durations_and_dead_keys() {
     let body: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// The part of a full API key after its key id: what must never be printed again.
+fn secret_of(api_key: &str) -> &str {
+    api_key.rsplit_once('_').unwrap().1
+}
+
+fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[actix_web::test]
+async fn revoke_takes_a_full_key_and_prints_only_its_key_id() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let (key_id, api_key) = (
+        created["keyId"].as_str().unwrap(),
+        created["apiKey"].as_str().unwrap(),
+    );
+
+    let out = app.cli(&["--json", "key", "revoke", api_key]);
+
+    assert!(out.status.success(), "{}", printed(&out));
+    assert!(
+        !printed(&out).contains(secret_of(api_key)),
+        "{}",
+        printed(&out)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["keyId"], key_id);
+    assert_eq!(body["revoked"], true);
+    common::assert_error(
+        app.post_tokens_with_key(api_key, &serde_json::json!({"userId": "u"}))
+            .await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn rotate_takes_a_full_key_and_prints_only_its_key_id() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let (key_id, api_key) = (
+        created["keyId"].as_str().unwrap(),
+        created["apiKey"].as_str().unwrap(),
+    );
+
+    let out = app.cli(&["key", "rotate", api_key, "--grace", "0s"]);
+
+    assert!(out.status.success(), "{}", printed(&out));
+    let text = printed(&out);
+    assert!(!text.contains(secret_of(api_key)), "{text}");
+    assert!(
+        text.contains(&format!("The old key {key_id} works until")),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn a_full_key_whose_secret_is_wrong_is_not_found_and_never_echoed() {
+    let app = TestApp::start().await;
+    let a = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let b = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    // Key a's id with key b's secret: the checksum fails, so it names no key at all.
+    let forged = format!(
+        "chatsdk_{}_{}",
+        a["keyId"].as_str().unwrap(),
+        secret_of(b["apiKey"].as_str().unwrap())
+    );
+
+    for args in [
+        vec!["--json", "key", "revoke", &forged],
+        vec!["key", "revoke", &forged],
+        vec!["--json", "key", "rotate", &forged],
+    ] {
+        let out = app.cli(&args);
+
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            !printed(&out).contains(&forged[forged.len() - 20..]),
+            "{}",
+            printed(&out)
+        );
+    }
+    let keys = app.cli_json(&["key", "list", "--app", &app.app_id]);
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["revokedAt"].is_null()),
+        "{keys}"
+    );
+}
+
+#[actix_web::test]
+async fn an_api_key_given_where_an_app_id_belongs_is_never_echoed() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let (key_id, api_key) = (
+        created["keyId"].as_str().unwrap(),
+        created["apiKey"].as_str().unwrap(),
+    );
+    let grace = format!("--grace={api_key}");
+
+    for args in [
+        vec!["--json", "key", "list", "--app", api_key],
+        vec!["key", "list", "--app", api_key],
+        vec!["--json", "key", "create", "--app", api_key],
+        vec!["key", "create", "--app", api_key],
+        vec!["key", "rotate", key_id, &grace],
+        vec!["--json", "key", "rotate", key_id, &grace],
+        vec!["key", "revoke", key_id, api_key],
+    ] {
+        let out = app.cli(&args);
+
+        assert!(!out.status.success(), "{args:?}");
+        let text = printed(&out);
+        assert!(!text.contains(secret_of(api_key)), "{args:?}: {text}");
+        assert!(
+            text.contains(&format!("chatsdk_{key_id}_…")),
+            "{args:?}: {text}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 use crate::ids::{self, random_bytes};
 use crate::secret::Secret;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use subtle::ConstantTimeEq;
 
 pub const KEY_PREFIX: &str = "chatsdk_";
@@ -66,6 +67,38 @@ pub fn parse_key_id(key: &Secret) -> Option<&str> {
     (checksum(body) == sum).then_some(key_id)
 }
 
+/// `text` with the secret of every API key in it replaced by `…`, keeping the key id
+/// (`chatsdk_key_abc_…`): for echoing what an operator typed. A key with a typo, which
+/// fails the checksum, still holds nearly all of its secret, so it is hidden too.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    const KEY_START: &str = "chatsdk_key_";
+    if !text.contains(KEY_START) {
+        return Cow::Borrowed(text);
+    }
+    let alphanumeric_len = |s: &str| {
+        s.find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(s.len())
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(KEY_START) {
+        let (before, from_id) = rest.split_at(start + KEY_START.len());
+        let (id, after_id) = from_id.split_at(alphanumeric_len(from_id));
+        out.push_str(before);
+        out.push_str(id);
+        rest = after_id;
+        if let Some(secret) = after_id
+            .strip_prefix('_')
+            .filter(|s| alphanumeric_len(s) > 0)
+        {
+            out.push_str("_…");
+            rest = &secret[alphanumeric_len(secret)..];
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 fn checksum(body: &str) -> String {
     let mut n = crc32fast::hash(body.as_bytes()) as u64;
     let mut out = [b'0'; CHECKSUM_CHARS];
@@ -114,5 +147,25 @@ mod tests {
         // Found by cargo fuzz: a multi-byte character where the checksum starts.
         let odd = "chatsdk_key_abcdefghijklmnop_0123456789ABCDEFGHILK\u{4b5}stc22";
         assert_eq!(parse_key_id(&Secret::new(odd)), None);
+    }
+
+    #[test]
+    fn redact_keeps_the_key_id_and_hides_every_secret() {
+        let (a, b) = (generate(), generate());
+        let text = format!("no key {}, nor '{}'.", a.key.expose(), b.key.expose());
+
+        let redacted = redact(&text);
+
+        assert_eq!(
+            redacted,
+            format!(
+                "no key chatsdk_{}_…, nor 'chatsdk_{}_…'.",
+                a.key_id, b.key_id
+            )
+        );
+        assert_eq!(redact("chatsdk_key_x_typo-d"), "chatsdk_key_x_…-d");
+        for untouched in ["key_abc", "app_x chatsdk_key_", "chatsdk_key_abc_", "", "é"] {
+            assert_eq!(redact(untouched), untouched);
+        }
     }
 }
