@@ -110,7 +110,7 @@ pub enum KeyCommand {
         /// The key id, or the whole API key (only its key id is printed).
         #[arg(value_name = "KEY_ID")]
         key: Secret,
-        /// How long the old key keeps working: e.g. 30s, 15m, 24h, 7d (0s ends it now).
+        /// How long the old key keeps working: e.g. 30s, 15m, 24h, 7d (0s ends it now; at most 365d).
         #[arg(long, default_value = "24h", value_parser = parse_duration)]
         grace: Duration,
     },
@@ -284,7 +284,14 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
             let key_id = old_key.id.clone();
             let new = api_key::generate();
             let (new_id, hash) = (new.key_id.clone(), new.hash.clone());
-            let ends = crate::db::now_ms() + grace.as_millis() as i64;
+            let ends = i64::try_from(grace.as_millis())
+                .ok()
+                .and_then(|grace| crate::db::now_ms().checked_add(grace))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "--grace is too long: the longest is {MAX_GRACE_DAYS}d"
+                    ))
+                })?;
             let rotated = db
                 .write(move |c| {
                     let Some(old) = keys::find(c, &old_key.id)? else {
@@ -367,19 +374,33 @@ impl KeyRef {
     }
 }
 
-/// Parses `30s`, `15m`, `24h`, `7d`.
+/// The longest grace period of a rotation. A rotation's grace covers a deploy of the new
+/// key, days at most; a year leaves room for slow release cycles, and a longer one means
+/// the old key never really ends (revoke it later instead).
+pub const MAX_GRACE_DAYS: u64 = 365;
+
+/// Parses `30s`, `15m`, `24h`, `7d`, up to `MAX_GRACE_DAYS`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 15m, 24h or 7d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?} is not a duration like 30s, 15m, 24h or 7d")),
+    let not_a_duration = || format!("{s:?} is not a duration like 30s, 15m, 24h or 7d");
+    let too_long = || format!("{s:?} is too long: the longest duration is {MAX_GRACE_DAYS}d");
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(not_a_duration()),
     };
+    if digits.is_empty() {
+        return Err(not_a_duration());
+    }
+    // Only digits are left, so a number that does not parse is too big for u64.
+    let secs = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_secs))
+        .filter(|&secs| secs <= MAX_GRACE_DAYS * 86_400)
+        .ok_or_else(too_long)?;
     Ok(Duration::from_secs(secs))
 }
 
@@ -521,5 +542,61 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out.json, json!({"keyId": pasted.key_id, "revoked": true}));
+    }
+
+    #[test]
+    fn durations_up_to_a_year_parse_and_longer_ones_are_refused() {
+        for (text, secs) in [
+            ("0s", 0),
+            ("15m", 900),
+            ("365d", 31_536_000),
+            ("8760h", 31_536_000),
+            ("31536000s", 31_536_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        for too_long in [
+            "366d",
+            "8761h",
+            "31536001s",
+            "106751991167d",
+            "9223372036854775807s",
+            "18446744073709551615s",
+            "18446744073709551616s",
+            "99999999999999999999999999999999d",
+        ] {
+            let e = parse_duration(too_long).expect_err(too_long);
+            assert!(
+                e.contains("the longest duration is 365d"),
+                "{too_long}: {e}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn rotate_refuses_a_grace_past_the_end_of_time_without_touching_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = api_key::generate();
+        let db = db_with_key(&dir, &key.key_id, &key.hash).await;
+
+        let e = key_command(
+            &db,
+            KeyCommand::Rotate {
+                key: Secret::new(key.key_id.clone()),
+                grace: Duration::MAX,
+            },
+        )
+        .await
+        .err()
+        .expect("refused");
+
+        assert_eq!(e.code, "invalid_request");
+        let listed = db.read(|c| keys::list_for_app(c, "app_t")).await.unwrap();
+        assert_eq!(listed.len(), 1, "no new key");
+        assert!(listed[0].expires_at.is_none());
     }
 }

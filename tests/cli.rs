@@ -548,3 +548,47 @@ async fn an_api_key_given_where_an_app_id_belongs_is_never_echoed() {
         );
     }
 }
+
+#[actix_web::test]
+async fn rotate_refuses_a_grace_longer_than_a_year_and_keeps_the_old_key() {
+    let app = TestApp::start().await;
+    let created = app.cli_json(&["key", "create", "--app", &app.app_id]);
+    let id = created["keyId"].as_str().unwrap();
+
+    for huge in [
+        "366d",
+        "106751991167d",
+        "9223372036854775807s",
+        "99999999999999999999999h",
+    ] {
+        let out = app.cli(&["key", "rotate", id, "--grace", huge]);
+
+        assert_eq!(out.status.code(), Some(2), "{huge}: {}", printed(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("duration"),
+            "{huge}: {}",
+            printed(&out)
+        );
+    }
+    let keys = app.cli_json(&["key", "list", "--app", &app.app_id]);
+    assert_eq!(
+        keys["keys"].as_array().unwrap().len(),
+        2,
+        "nothing rotated: {keys}"
+    );
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["expiresAt"].is_null()),
+        "{keys}"
+    );
+
+    let rotated = app.cli_json(&["key", "rotate", id, "--grace", "365d"]);
+
+    let year = rotated["oldKeyExpiresAt"].as_str().unwrap()[..4]
+        .parse::<i32>()
+        .unwrap();
+    assert!((2025..3000).contains(&year), "{rotated}");
+}
