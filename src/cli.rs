@@ -9,6 +9,7 @@ use crate::secret::Secret;
 use crate::timefmt::rfc3339;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -144,6 +145,24 @@ fn invalid(message: impl Into<String>) -> CliError {
         code: "invalid_request",
         message: message.into(),
     }
+}
+
+/// Whether the raw arguments ask for `--json` before any `--`: when clap refuses the
+/// arguments there is no parsed `Cli` to ask.
+pub fn json_requested(args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a.as_ref() != "--")
+        .any(|a| a.as_ref() == "--json")
+}
+
+/// Clap's refusal of the arguments as an `invalid_request`: its first paragraph on one
+/// line, without the `error:` label, the usage and the hint to try `--help`.
+pub fn argument_error(e: &clap::Error) -> CliError {
+    let text = e.to_string();
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    invalid(first.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Output of a command: the JSON object and its human rendering.
@@ -542,6 +561,32 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out.json, json!({"keyId": pasted.key_id, "revoked": true}));
+    }
+
+    #[test]
+    fn json_is_requested_anywhere_before_a_double_dash() {
+        for (args, json) in [
+            (&["chatsdk", "--json", "app", "create"][..], true),
+            (&["chatsdk", "app", "create", "--json"], true),
+            (&["chatsdk", "key", "revoke", "--", "--json"], false),
+            (&["chatsdk", "app", "create", "--json=1"], false),
+            (&["--json"], false),
+        ] {
+            assert_eq!(json_requested(args), json, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn an_argument_error_is_one_line_of_clap_text_without_its_label() {
+        let e = Cli::try_parse_from(["chatsdk", "app", "create"]).unwrap_err();
+
+        let refused = argument_error(&e);
+
+        assert_eq!(refused.code, "invalid_request");
+        assert_eq!(
+            refused.message,
+            "the following required arguments were not provided: --name <NAME>"
+        );
     }
 
     #[test]

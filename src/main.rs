@@ -42,13 +42,17 @@ async fn main() -> ExitCode {
     report(result, json)
 }
 
-/// Clap's answer to bad arguments, with any API key in it redacted; `--help` and
-/// `--version` as clap prints them.
+/// Clap's answer to bad arguments (exit code 2), with any API key in it redacted; with
+/// `--json` as one JSON error. `--help` and `--version` as clap prints them.
 fn argument_error(e: clap::Error) -> ExitCode {
     if !e.use_stderr() {
         e.exit();
     }
     let code = ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    if chatsdk::cli::json_requested(std::env::args_os()) {
+        print_error(&chatsdk::cli::argument_error(&e), true);
+        return code;
+    }
     let text = e.to_string();
     let redacted = api_key::redact(&text);
     if redacted == text {
@@ -77,15 +81,19 @@ fn report(result: Result<Output, CliError>, json: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // Messages echo arguments; an operator may have pasted an API key into one.
-            let message = api_key::redact(&e.message);
-            if json {
-                println!("{}", json!({"error": {"code": e.code, "message": message}}));
-            } else {
-                eprintln!("error: {message}");
-            }
+            print_error(&e, json);
             ExitCode::FAILURE
         }
+    }
+}
+
+fn print_error(e: &CliError, json: bool) {
+    // Messages echo arguments; an operator may have pasted an API key into one.
+    let message = api_key::redact(&e.message);
+    if json {
+        println!("{}", json!({"error": {"code": e.code, "message": message}}));
+    } else {
+        eprintln!("error: {message}");
     }
 }
 

@@ -592,3 +592,54 @@ async fn rotate_refuses_a_grace_longer_than_a_year_and_keeps_the_old_key() {
         .unwrap();
     assert!((2025..3000).contains(&year), "{rotated}");
 }
+
+#[actix_web::test]
+async fn with_json_an_argument_error_is_one_json_object_and_exit_code_2() {
+    let app = TestApp::start().await;
+    for args in [
+        vec!["--json", "key", "rotate", "X", "--grace", "1x"],
+        vec!["--json", "app", "create"],
+        vec!["app", "create", "--json"],
+        vec!["key", "--json", "frobnicate"],
+        vec!["--json"],
+    ] {
+        let out = app.cli(&args);
+
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let body: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", printed(&out)));
+        assert_eq!(body["error"]["code"], "invalid_request", "{args:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(out.stderr.is_empty(), "{args:?}: {}", printed(&out));
+    }
+}
+
+#[test]
+fn without_json_argument_errors_and_help_stay_clap_text() {
+    let out = chatsdk().args(["app", "create"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--name <NAME>"),
+        "{}",
+        printed(&out)
+    );
+
+    for args in [
+        vec!["--json", "--help"],
+        vec!["key", "rotate", "--help", "--json"],
+        vec!["--version"],
+    ] {
+        let out = chatsdk().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            serde_json::from_slice::<Value>(&out.stdout).is_err(),
+            "{args:?}: plain text"
+        );
+    }
+}
