@@ -94,6 +94,15 @@ async fn the_backend_names_the_user_of_typing_and_a_subscription_token_in_the_bo
         format!("{}:alice", app.app_id)
     );
     assert_eq!(expect(by_query, 200).await["channel"], sub["channel"]);
+    // A JSON `null` body is no body: the query names the user.
+    let null_body = as_key(
+        &app,
+        Method::POST,
+        "/api/channels/c/typing?userId=alice",
+        Some(serde_json::Value::Null),
+    )
+    .await;
+    assert_eq!(expect(null_body, 202).await, json!({"status": "sent"}));
     for path in [
         "/api/channels/c/typing",
         "/api/channels/c/subscription-token",

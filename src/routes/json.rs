@@ -32,8 +32,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 /// A JSON body a route can do without (its only field is the backend's `userId`, which
-/// may come in the query instead): `None` when the request has no body at all, else
-/// checked as `ApiJson` checks it.
+/// may come in the query instead): `None` when the request has no body at all or the
+/// body is JSON `null` (what some clients send for "nothing"), else checked as
+/// `ApiJson` checks it.
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
@@ -50,6 +51,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             }
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
+            }
+            if bytes.trim_ascii() == b"null" {
+                return Ok(OptionalJson(None));
             }
             parse(&bytes).map(|v| OptionalJson(Some(v)))
         })
