@@ -107,10 +107,7 @@ pub fn add_member(
     if !member_rows::add(conn, channel.pk, user_pk, role.as_str())? {
         return Ok(false);
     }
-    let member = member_rows::list(conn, channel.pk)?
-        .into_iter()
-        .find(|m| m.user_pk == user_pk)
-        .map(super::views::MemberView::from);
+    let member = member_rows::find(conn, channel.pk, user_pk)?.map(super::views::MemberView::from);
     let data = json!({
         "member": member,
         "channel": ChannelView::new(channel, member_rows::count(conn, channel.pk)?),

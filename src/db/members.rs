@@ -45,24 +45,38 @@ pub fn remove(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<bool
     Ok(n == 1)
 }
 
+/// A member row's columns, read by `member_row`.
+const MEMBER_COLUMNS: &str = "u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at
+     FROM members m JOIN users u ON u.pk = m.user_pk";
+
+fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+    Ok(MemberRow {
+        user_pk: r.get(0)?,
+        user_id: r.get(1)?,
+        name: r.get(2)?,
+        image: r.get(3)?,
+        role: r.get(4)?,
+        read_seq: r.get(5)?,
+        joined_at: r.get(6)?,
+    })
+}
+
 pub fn list(conn: &Connection, channel_pk: i64) -> DbResult<Vec<MemberRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at
-         FROM members m JOIN users u ON u.pk = m.user_pk
-         WHERE m.channel_pk = ?1 ORDER BY m.joined_at, u.pk",
-    )?;
-    let rows = stmt.query_map([channel_pk], |r| {
-        Ok(MemberRow {
-            user_pk: r.get(0)?,
-            user_id: r.get(1)?,
-            name: r.get(2)?,
-            image: r.get(3)?,
-            role: r.get(4)?,
-            read_seq: r.get(5)?,
-            joined_at: r.get(6)?,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} WHERE m.channel_pk = ?1 ORDER BY m.joined_at, u.pk"
+    ))?;
+    let rows = stmt.query_map([channel_pk], member_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One member, if `user_pk` is a member of the channel.
+pub fn find(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<Option<MemberRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MEMBER_COLUMNS} WHERE m.channel_pk = ?1 AND m.user_pk = ?2"
+        ))?
+        .query_row(params![channel_pk, user_pk], member_row)
+        .optional()?)
 }
 
 pub fn count(conn: &Connection, channel_pk: i64) -> DbResult<i64> {
