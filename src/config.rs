@@ -124,7 +124,7 @@ pub struct RateLimitArgs {
     #[arg(long, env = "CHATSDK_RATE_LIMIT_KEY", default_value_t = DEFAULT_RATE_LIMIT_KEY)]
     pub rate_limit_key: Rate,
 
-    /// Message sends and reactions per user (REST token callers).
+    /// Writes per user (REST token callers): messages, reactions, channel and member changes.
     #[arg(long, env = "CHATSDK_RATE_LIMIT_USER_WRITES", default_value_t = DEFAULT_RATE_LIMIT_USER_WRITES)]
     pub rate_limit_user_writes: Rate,
 

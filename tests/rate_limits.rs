@@ -86,17 +86,18 @@ async fn send(app: &TestApp, token: &str, text: &str) -> Response {
     .await
 }
 
-/// alice's and bob's tokens, in a channel `room` alice created with bob in it.
+/// alice's and bob's tokens, in a channel `room` of alice's with bob in it, made by the
+/// backend (its key's budget, not alice's).
 async fn room(app: &TestApp) -> (String, String) {
     let (alice, bob) = (token(app, "alice").await, token(app, "bob").await);
-    let res = as_user(
-        app,
-        &alice,
-        Method::POST,
-        "/api/channels",
-        Some(json!({"id": "room", "members": ["bob"]})),
-    )
-    .await;
+    let res = app
+        .http
+        .post(format!("{}/api/channels", app.base))
+        .header("X-API-Key", &app.api_key)
+        .json(&json!({"id": "room", "userId": "alice", "members": ["bob"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     (alice, bob)
 }
@@ -175,6 +176,62 @@ async fn message_sends_are_limited_per_user_and_another_user_is_unaffected() {
     assert_eq!(quota(&bobs).map(|q| q.1), Some(1), "bob has his own budget");
     assert_eq!(alice_reads.status(), 200, "reading is not a write");
     assert_eq!(quota(&alice_reads), None);
+}
+
+/// Channel and member changes cost rows and events like a message does: one budget.
+#[actix_web::test]
+async fn channel_and_member_changes_share_the_write_budget() {
+    let app =
+        TestApp::start_with(|a| a.rate_limits.rate_limit_user_writes = "3/min".parse().unwrap())
+            .await;
+    let alice = token(&app, "alice").await;
+
+    let create = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels",
+        Some(json!({"id": "c1", "members": ["bob", "carol"]})),
+    )
+    .await;
+    let add = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels/c1/members",
+        Some(json!({"userIds": ["dave"]})),
+    )
+    .await;
+    let remove = as_user(
+        &app,
+        &alice,
+        Method::DELETE,
+        "/api/channels/c1/members/dave",
+        None,
+    )
+    .await;
+    let direct = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels/direct",
+        Some(json!({"userId": "bob"})),
+    )
+    .await;
+    let listed = as_user(&app, &alice, Method::GET, "/api/channels", None).await;
+
+    assert_eq!(create.status(), 201);
+    assert_eq!(quota(&create).map(|q| q.1), Some(2));
+    assert_eq!(add.status().as_u16(), 200, "add member");
+    assert_eq!(remove.status().as_u16(), 204, "remove member");
+    assert_rate_limited(direct, 3).await;
+    assert_eq!(listed.status(), 200, "reading is not a write");
+    let page: Value = listed.json().await.unwrap();
+    assert_eq!(
+        page["channels"].as_array().unwrap().len(),
+        1,
+        "no direct channel made"
+    );
 }
 
 #[actix_web::test]

@@ -40,7 +40,7 @@ struct Classes {
 /// The per-user limits, each with its own budget.
 #[derive(Debug, Clone, Copy)]
 enum UserClass {
-    /// Message sends and reactions.
+    /// Writes: messages, reactions, channel and member changes.
     Writes,
     Typing,
 }
@@ -161,7 +161,8 @@ pub fn set_refusal_headers(headers: &mut HeaderMap, decision: &Decision) {
     );
 }
 
-/// Per-user limit on message sends and reactions (wrap those resources).
+/// Per-user limit on chat writes: messages, reactions, channel and member changes (wrap
+/// those resources).
 pub async fn limit_user_writes(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

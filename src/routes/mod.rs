@@ -179,17 +179,29 @@ fn register(
                     api.at("/subscription-token")
                         .post(subscriptions::subscription_token_by_name),
                 )
+                // Every write of a token's user counts against one per-user budget (reads
+                // pass uncounted): channel and member changes as much as messages, each
+                // of which can fan out to many rows and events.
                 .service(
                     api.at("/channels")
                         .get(channels::list)
-                        .post(channels::create),
+                        .post(channels::create)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
-                .service(api.at("/channels/direct").post(channels::direct))
+                .service(
+                    api.at("/channels/direct")
+                        .post(channels::direct)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
+                )
                 .service(
                     api.at("/channels/{id}")
                         .get(channels::get)
                         .patch(channels::update)
-                        .delete(channels::delete),
+                        .delete(channels::delete)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
                 .service(
                     api.at("/channels/{id}/subscription-token")
@@ -198,11 +210,15 @@ fn register(
                 .service(
                     api.at("/channels/{id}/members")
                         .get(members::list)
-                        .post(members::add),
+                        .post(members::add)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
                 .service(
                     api.at("/channels/{id}/members/{userId}")
-                        .delete(members::remove),
+                        .delete(members::remove)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
                 .service(
                     api.at("/channels/{id}/messages")
@@ -214,7 +230,9 @@ fn register(
                 .service(
                     api.at("/channels/{id}/messages/{msgId}")
                         .patch(messages::edit)
-                        .delete(messages::delete),
+                        .delete(messages::delete)
+                        .resource()
+                        .wrap(from_fn(ratelimit::limit_user_writes)),
                 )
                 .service(
                     api.at("/channels/{id}/messages/{msgId}/reactions/{emoji}")
