@@ -141,6 +141,27 @@ async fn a_key_caller_without_user_id_gets_400_where_a_user_is_needed() {
     }
 }
 
+/// `?userId=a&userId=b` is refused, not read as either: which user to act as would be a
+/// guess, and a message would go out under the wrong name.
+#[actix_web::test]
+async fn a_user_id_given_twice_in_the_query_gets_400_and_sends_nothing() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c", "members": ["bob"]})).await;
+
+    let res = as_key(
+        &app,
+        Method::POST,
+        "/api/channels/c/messages?userId=alice&userId=bob",
+        Some(json!({"text": "who am I?"})),
+    )
+    .await;
+
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(message.contains("userId"), "{message}");
+    assert_eq!(page(&app, &alice, "c", "").await["messages"], json!([]));
+}
+
 #[actix_web::test]
 async fn a_key_caller_acting_as_a_user_creates_channels_that_user_owns() {
     let app = TestApp::start().await;

@@ -242,13 +242,16 @@ async fn bad_page_parameters_get_400() {
     let alice = token(&app, "alice").await;
     create_channel(&app, &alice, json!({"id": "c"})).await;
 
-    for query in [
-        "?limit=0",
-        "?limit=201",
-        "?before=5&after=1",
-        "?before=-1",
-        "?after=x",
-        "?sort=asc",
+    // Each with the parameter its message must name.
+    for (query, names) in [
+        ("?limit=0", "limit"),
+        ("?limit=201", "limit"),
+        ("?before=5&after=1", "before"),
+        ("?before=-1", "before"),
+        ("?after=x", "after"),
+        ("?after=1.0", "after"),
+        ("?limit=1&limit=2", "limit"),
+        ("?sort=asc", "sort"),
     ] {
         let res = as_user(
             &app,
@@ -258,7 +261,8 @@ async fn bad_page_parameters_get_400() {
             None,
         )
         .await;
-        assert_error(res, 400, "invalid_request").await;
+        let message = assert_error(res, 400, "invalid_request").await;
+        assert!(message.contains(names), "{query}: {message}");
     }
     assert_eq!(
         page(&app, &alice, "c", "?limit=200").await["hasMore"],

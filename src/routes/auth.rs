@@ -160,14 +160,19 @@ async fn resolve_caller(
     })
 }
 
-/// The `userId` query parameter, checked like any user id.
+/// The `userId` query parameter, checked like any user id. Given twice it is refused:
+/// which one to act as would be a guess.
 fn query_user(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .map_err(|e| ApiError::InvalidRequest(format!("query string: {e}")))?;
-    query
-        .get("userId")
-        .map(|u| UserId::parse("userId", u.clone()).map(|u| u.as_str().to_string()))
+    let pairs: Vec<(String, String)> = crate::routes::query::parse(req.query_string())?;
+    let mut users = pairs.into_iter().filter(|(k, _)| k == "userId");
+    let first = users.next();
+    if users.next().is_some() {
+        return Err(ApiError::InvalidRequest(
+            "`userId` must appear at most once in the query".into(),
+        ));
+    }
+    first
+        .map(|(_, u)| UserId::parse("userId", u).map(|u| u.as_str().to_string()))
         .transpose()
 }
 

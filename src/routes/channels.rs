@@ -12,6 +12,7 @@ use crate::openapi::errors::{
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
+use crate::routes::query::ApiQuery;
 use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
@@ -216,9 +217,9 @@ pub struct ChannelPage {
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE)?;
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let ctx = caller.ctx(None)?;

@@ -10,6 +10,7 @@ use crate::openapi::{ActingUser, ChannelId, MessageId};
 use crate::routes::auth::Caller;
 use crate::routes::channels::{check_custom, check_id, page_limit};
 use crate::routes::json::ApiJson;
+use crate::routes::query::ApiQuery;
 use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
@@ -173,9 +174,9 @@ pub async fn page(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let from = match (q.before, q.after) {
         (Some(_), Some(_)) => {

@@ -8,6 +8,7 @@ pub mod json;
 pub mod me;
 pub mod members;
 pub mod messages;
+pub mod query;
 pub mod reactions;
 pub mod read_marks;
 pub mod subscriptions;
@@ -139,11 +140,6 @@ fn register(
 ) {
     let api = routes.scope("/api");
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .app_data(
-            web::QueryConfig::default().error_handler(|e, _| {
-                ApiError::InvalidRequest(format!("query string: {e}")).into()
-            }),
-        )
         .app_data(
             web::PathConfig::default()
                 .error_handler(|e, _| ApiError::InvalidRequest(format!("path: {e}")).into()),
