@@ -178,65 +178,48 @@ fn register(
                 // Every write of a token's user counts against one per-user budget (reads
                 // pass uncounted): channel and member changes as much as messages, each
                 // of which can fan out to many rows and events.
-                .service(
+                .service(user_writes(
                     api.at("/channels")
                         .get(channels::list)
-                        .post(channels::create)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
-                .service(
-                    api.at("/channels/direct")
-                        .post(channels::direct)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
-                .service(
+                        .post(channels::create),
+                ))
+                .service(user_writes(
+                    api.at("/channels/direct").post(channels::direct),
+                ))
+                .service(user_writes(
                     api.at("/channels/{id}")
                         .get(channels::get)
                         .patch(channels::update)
-                        .delete(channels::delete)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
+                        .delete(channels::delete),
+                ))
                 .service(
                     api.at("/channels/{id}/subscription-token")
                         .post(subscriptions::subscription_token),
                 )
-                .service(
+                .service(user_writes(
                     api.at("/channels/{id}/members")
                         .get(members::list)
-                        .post(members::add)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
-                .service(
+                        .post(members::add),
+                ))
+                .service(user_writes(
                     api.at("/channels/{id}/members/{userId}")
-                        .delete(members::remove)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
-                .service(
+                        .delete(members::remove),
+                ))
+                .service(user_writes(
                     api.at("/channels/{id}/messages")
                         .get(messages::page)
-                        .post(messages::send)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
-                .service(
+                        .post(messages::send),
+                ))
+                .service(user_writes(
                     api.at("/channels/{id}/messages/{msgId}")
                         .patch(messages::edit)
-                        .delete(messages::delete)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
-                .service(
+                        .delete(messages::delete),
+                ))
+                .service(user_writes(
                     api.at("/channels/{id}/messages/{msgId}/reactions/{emoji}")
                         .put(reactions::add_reaction)
-                        .delete(reactions::remove_reaction)
-                        .resource()
-                        .wrap(from_fn(ratelimit::limit_user_writes)),
-                )
+                        .delete(reactions::remove_reaction),
+                ))
                 .service(api.at("/channels/{id}/read").post(read_marks::mark_read))
                 .service(
                     api.at("/channels/{id}/typing")
@@ -245,6 +228,12 @@ fn register(
                         .wrap(from_fn(ratelimit::limit_typing)),
                 ),
         );
+}
+
+/// `res` with each write of a token's user counted against the per-user write budget
+/// (reads pass uncounted).
+fn user_writes(res: table::Res) -> impl actix_web::dev::HttpServiceFactory {
+    res.resource().wrap(from_fn(ratelimit::limit_user_writes))
 }
 
 /// Answer for any path no route matches.
