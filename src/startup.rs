@@ -14,7 +14,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
-use percent_encoding::percent_decode_str;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,7 +120,7 @@ impl Application {
                 .app_data(rate_limits.clone())
                 .app_data(metrics.http_recorder())
                 .wrap(from_fn(close_when_stopping))
-                .wrap(from_fn(check_request_head))
+                .wrap(from_fn(limit_header_size))
                 .wrap(ErrorHandlers::new().default_handler(render_framework_error))
                 .wrap(
                     SECURITY_HEADERS
@@ -246,11 +245,8 @@ async fn shutdown_signal() {
 /// Largest total size of a request's headers (names and values), in bytes.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Refuses what the routes could not read faithfully: headers over `MAX_HEADER_BYTES`
-/// together (431), and a path or query whose percent-escapes do not decode to UTF-8
-/// (400). actix and serde_urlencoded decode those lossily, to U+FFFD, so
-/// `/api/users/%FE/revoke-tokens` would act on a user named "\u{FFFD}".
-async fn check_request_head(
+/// Refuses requests whose headers together exceed `MAX_HEADER_BYTES` with 431.
+async fn limit_header_size(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
@@ -261,18 +257,6 @@ async fn check_request_head(
         .sum();
     if size > MAX_HEADER_BYTES {
         return Err(crate::error::ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into());
-    }
-    let uri = req.uri();
-    for (part, text) in [
-        ("path", uri.path()),
-        ("query string", uri.query().unwrap_or("")),
-    ] {
-        if text.contains('%') && percent_decode_str(text).decode_utf8().is_err() {
-            return Err(crate::error::ApiError::InvalidRequest(format!(
-                "the URL's {part} must be UTF-8 once percent-decoded"
-            ))
-            .into());
-        }
     }
     next.call(req).await
 }

@@ -166,6 +166,14 @@ async fn a_url_whose_escapes_are_not_utf8_gets_400_and_touches_no_one() {
     }
     let res = as_user(&app, &alice, Method::GET, "/api/channels/x%FF", None).await;
     assert_error(res, 400, "invalid_request").await;
+    // Credentials are judged first: without any, the answer is the 401.
+    let res = app
+        .http
+        .get(format!("{}/api/channels/x%FF", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "missing_token").await;
 
     // Nothing happened to the user "\u{FFFD}": their token still works.
     assert_eq!(app.count_users(), users_before);

@@ -287,7 +287,10 @@ fn api_routes() -> Vec<(reqwest::Method, String)> {
 
 #[actix_web::test]
 async fn a_revoked_token_is_refused_on_every_api_route_whatever_else_is_wrong_with_the_request() {
-    let app = TestApp::start().await;
+    // Some 900 writes below: more than the per-user write limit allows in a minute.
+    let app =
+        TestApp::start_with(|a| a.rate_limits.rate_limit_user_writes = "5000/min".parse().unwrap())
+            .await;
     let alice = app.tokens_for("alice").await;
     let token = alice["token"].as_str().unwrap();
     let made = bearer_post(&app, token, "/api/channels", json!({"id": "room"})).await;
@@ -302,10 +305,23 @@ async fn a_revoked_token_is_refused_on_every_api_route_whatever_else_is_wrong_wi
     assert_eq!(sent.status(), 201);
     revoke(&app, "alice").await;
 
-    // An empty object (a body most routes refuse), a malformed body and no body: the
-    // revocation is told first, whether or not the request got as far as the database.
+    // An empty object (a body most routes refuse), a malformed body and no body, and URLs
+    // refused for themselves (a twice-given `userId`, escapes that are not UTF-8 in the
+    // query or the path): the revocation is told first, whether or not the request got
+    // as far as the database.
+    let urls: Vec<(reqwest::Method, String)> = api_routes()
+        .into_iter()
+        .flat_map(|(method, path)| {
+            [
+                (method.clone(), path.clone()),
+                (method.clone(), format!("{path}?userId=a&userId=b")),
+                (method.clone(), format!("{path}?q=%FE")),
+                (method, path.replace("room", "r%FE")),
+            ]
+        })
+        .collect();
     for body in [Some("{}"), Some("{\"text\":"), None] {
-        for (method, path) in api_routes() {
+        for (method, path) in &urls {
             let mut req = app
                 .http
                 .request(method.clone(), format!("{}{path}", app.base))

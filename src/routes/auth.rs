@@ -13,6 +13,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use std::future::{Ready, ready};
 use utoipa::ToSchema;
@@ -35,8 +36,12 @@ pub struct Caller {
     pub backend: bool,
     /// The token's user (`backend == false`).
     pub token_user: Option<String>,
-    /// `?userId=` of a backend call.
+    /// `?userId=` of the call.
     pub query_user: Option<String>,
+    /// What is wrong with the URL, if anything: a path or query whose percent-escapes do
+    /// not decode to UTF-8, a bad or twice-given `?userId=`. Answered (400) by `ctx`, after
+    /// the credentials passed, so a 401 still wins.
+    pub url_error: Option<String>,
     /// The token's revocation check, still to be made (`backend == false`).
     pub revocation: Option<RevocationCheck>,
 }
@@ -53,6 +58,9 @@ pub struct ActingUserBody {
 impl Caller {
     /// The chat context: the token's user, or the backend's `userId` from the body or query.
     pub fn ctx(&self, body_user: Option<String>) -> Result<Ctx, ApiError> {
+        if let Some(e) = &self.url_error {
+            return Err(ApiError::InvalidRequest(e.clone()));
+        }
         let user_id = if self.backend {
             let body_user = body_user.map(|u| UserId::parse("userId", u)).transpose()?;
             match (body_user, &self.query_user) {
@@ -126,6 +134,7 @@ async fn resolve_caller(
         .headers()
         .contains_key(actix_web::http::header::AUTHORIZATION);
     let key = req.headers().get("X-API-Key").cloned();
+    let (query_user, url_error) = read_url(req);
     Ok(match (has_token, key) {
         (true, Some(_)) => return Err(ApiError::AmbiguousCredentials),
         (false, None) => return Err(ApiError::MissingToken),
@@ -141,7 +150,8 @@ async fn resolve_caller(
                 app_id: claims.app,
                 backend: false,
                 token_user: Some(claims.sub),
-                query_user: query_user(req)?,
+                query_user,
+                url_error,
             };
             (caller, None)
         }
@@ -152,12 +162,39 @@ async fn resolve_caller(
                 app_id: app.app_id,
                 backend: true,
                 token_user: None,
-                query_user: query_user(req)?,
+                query_user,
+                url_error,
                 revocation: None,
             };
             (caller, quota)
         }
     })
+}
+
+/// The URL's `?userId=`, or what is wrong with the URL (see `Caller::url_error`).
+fn read_url(req: &ServiceRequest) -> (Option<String>, Option<String>) {
+    match check_utf8(req).and_then(|()| query_user(req)) {
+        Ok(user) => (user, None),
+        Err(e) => (None, Some(e.message())),
+    }
+}
+
+/// Refuses a path or query whose percent-escapes do not decode to UTF-8. actix and
+/// serde_urlencoded decode those lossily, to U+FFFD, so `/api/users/%FE/revoke-tokens`
+/// would act on a user named "\u{FFFD}".
+fn check_utf8(req: &ServiceRequest) -> Result<(), ApiError> {
+    let uri = req.uri();
+    for (part, text) in [
+        ("path", uri.path()),
+        ("query string", uri.query().unwrap_or("")),
+    ] {
+        if text.contains('%') && percent_decode_str(text).decode_utf8().is_err() {
+            return Err(ApiError::InvalidRequest(format!(
+                "the URL's {part} must be UTF-8 once percent-decoded"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The `userId` query parameter, checked like any user id. Given twice it is refused:
