@@ -68,7 +68,7 @@ fn tokens(c: &mut Criterion) {
                 exp: now + 86_400,
                 jti: chatsdk::ids::new_token_id(),
                 generation: 0,
-                user_pk: 42,
+                user_pk: Some(42),
             };
             jsonwebtoken::encode(&rest_header, black_box(&claims), &rest_key).map(|t| t.len())
         })

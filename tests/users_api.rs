@@ -260,6 +260,37 @@ async fn a_deleted_users_tokens_do_not_pass_for_a_new_user_with_the_same_id() {
     assert_error(app.get_me(old).await, 401, "invalid_token").await;
 }
 
+/// A token issued before tokens named their user's row (no `upk`) keeps working for its
+/// user, and stops at the user's deletion even when the id comes back: a row created
+/// after the token was issued is a new user.
+#[actix_web::test]
+async fn a_token_without_upk_works_for_its_user_and_not_for_a_later_user_with_the_id() {
+    let app = TestApp::start().await;
+    let issued = app.tokens_for("bob").await;
+    let mut claims = common::jwt_claims(issued["token"].as_str().unwrap());
+    claims.as_object_mut().unwrap().remove("upk");
+    let legacy = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(common::JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(app.get_me(&legacy).await.status(), 200);
+    // `iat` has whole seconds: the new row must be made in a later second to be told
+    // apart from the token's own.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    assert_eq!(
+        key_call(&app, reqwest::Method::DELETE, "/api/users/bob")
+            .await
+            .status(),
+        204
+    );
+    app.tokens_for("bob").await;
+
+    assert_error(app.get_me(&legacy).await, 401, "invalid_token").await;
+}
+
 /// Every registered `/api` route, its path parameters filled with ids of `alice`'s data.
 fn api_routes() -> Vec<(reqwest::Method, String)> {
     let routes: Vec<_> = chatsdk::routes::registered_routes()

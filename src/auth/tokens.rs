@@ -42,9 +42,10 @@ pub struct RestClaims {
     pub generation: i64,
     /// The pk of the user's row at issue. A user deleted and then created again under
     /// the same id is a new row whose generation starts again at 0, so the generation
-    /// alone would let the old user's tokens pass for the new one.
-    #[serde(rename = "upk")]
-    pub user_pk: i64,
+    /// alone would let the old user's tokens pass for the new one. Always set by this
+    /// version; absent only in tokens issued before it (see `RevocationCheck`).
+    #[serde(rename = "upk", default, skip_serializing_if = "Option::is_none")]
+    pub user_pk: Option<i64>,
 }
 
 /// The public profile Centrifugo shows as connection info (presence, join/leave).
@@ -167,7 +168,7 @@ impl TokenIssuer {
         validation.set_issuer(&[REST_ISSUER]);
         validation.set_audience(&[REST_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // `gen`, `upk` and `app` are required by RestClaims' own deserialization.
+        // `gen` and `app` are required by RestClaims' own deserialization.
         validation.leeway = settings.leeway;
         let mut rest_header = Header::new(Algorithm::HS256);
         rest_header.kid = Some(key_id(settings.rest_secret));
@@ -212,7 +213,7 @@ impl TokenIssuer {
             exp,
             jti: ids::new_token_id(),
             generation,
-            user_pk,
+            user_pk: Some(user_pk),
         };
         let personal_channel = crate::realtime::personal_channel(user_pk);
         let ws = WsClaims {
@@ -351,7 +352,7 @@ mod tests {
             exp: now - CLOCK_LEEWAY_SECS - 5,
             jti: "j".into(),
             generation: 0,
-            user_pk: 1,
+            user_pk: Some(1),
         };
         let token = t.rest_signer.sign(&claims).unwrap();
         assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));
@@ -373,7 +374,7 @@ mod tests {
             exp: 2,
             jti: ids::new_token_id(),
             generation: 3,
-            user_pk: 7,
+            user_pk: Some(7),
         };
         let ws = WsClaims {
             sub: centrifugo_user_id("app_x", "ü:#,"),

@@ -8,7 +8,9 @@ pub mod messages;
 pub mod users;
 pub mod views;
 
+use crate::auth::tokens::RestClaims;
 use crate::db::channels::{self as channel_rows, ChannelRow};
+use crate::db::users::TokenState;
 use crate::db::{members as member_rows, users as user_rows};
 use crate::error::ApiError;
 use rusqlite::Connection;
@@ -54,19 +56,34 @@ pub struct Ctx {
 pub struct RevocationCheck {
     app_id: String,
     user_id: String,
-    user_pk: i64,
+    user_pk: Option<i64>,
     generation: i64,
+    issued_at: u64,
     done: Arc<AtomicBool>,
 }
 
 impl RevocationCheck {
-    pub fn new(app_id: String, user_id: String, user_pk: i64, generation: i64) -> Self {
+    pub fn for_token(claims: &RestClaims) -> Self {
         Self {
-            app_id,
-            user_id,
-            user_pk,
-            generation,
+            app_id: claims.app.clone(),
+            user_id: claims.sub.clone(),
+            user_pk: claims.user_pk,
+            generation: claims.generation,
+            issued_at: claims.iat,
             done: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether `row` is the user the token was issued to, not a later user with the
+    /// same id (whose generation started again at 0).
+    fn names(&self, row: &TokenState) -> bool {
+        match self.user_pk {
+            Some(pk) => pk == row.pk,
+            // A token issued before tokens named their row: its user's row is not
+            // younger than the token (`iat` is in whole seconds). These tokens are gone
+            // 30 days (the longest CHATSDK_TOKEN_TTL) after the upgrade that added `upk`;
+            // this branch can go with them.
+            None => i64::try_from(self.issued_at).is_ok_and(|iat| row.created_at / 1000 <= iat),
         }
     }
 
@@ -75,16 +92,15 @@ impl RevocationCheck {
         if self.done.load(Ordering::Acquire) {
             return Ok(());
         }
-        let current = user_rows::token_generation(conn, &self.app_id, &self.user_id)?;
+        let current = user_rows::token_state(conn, &self.app_id, &self.user_id)?;
         self.done.store(true, Ordering::Release);
         match current {
-            // Another row under the same id: the token's user was deleted, this is a
-            // new user (whose generation started again at 0).
             None => Err(ApiError::InvalidToken("the user no longer exists")),
-            Some((pk, _)) if pk != self.user_pk => {
+            // Another row under the same id: the token's user was deleted.
+            Some(row) if !self.names(&row) => {
                 Err(ApiError::InvalidToken("the user no longer exists"))
             }
-            Some((_, g)) if g != self.generation => Err(ApiError::TokenRevoked),
+            Some(row) if row.generation != self.generation => Err(ApiError::TokenRevoked),
             Some(_) => Ok(()),
         }
     }

@@ -169,11 +169,27 @@ pub fn upsert(
     Ok((user, !existed))
 }
 
-/// The pk and current token generation of a live user; `None` when there is no such user.
-pub fn token_generation(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<(i64, i64)>> {
+/// What a REST token of a live user is checked against.
+pub struct TokenState {
+    pub pk: i64,
+    pub generation: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// The token state of a live user; `None` when there is no such user.
+pub fn token_state(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<TokenState>> {
     Ok(conn
-        .prepare_cached("SELECT pk, token_generation FROM users WHERE app_id = ?1 AND id = ?2")?
-        .query_row(params![app_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached(
+            "SELECT pk, token_generation, created_at FROM users WHERE app_id = ?1 AND id = ?2",
+        )?
+        .query_row(params![app_id, id], |r| {
+            Ok(TokenState {
+                pk: r.get(0)?,
+                generation: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })
         .optional()?)
 }
 

@@ -141,12 +141,7 @@ async fn resolve_caller(
         (true, None) => {
             let claims = state.tokens.verify_rest(bearer_token(req)?)?;
             let caller = Caller {
-                revocation: Some(RevocationCheck::new(
-                    claims.app.clone(),
-                    claims.sub.clone(),
-                    claims.user_pk,
-                    claims.generation,
-                )),
+                revocation: Some(RevocationCheck::for_token(&claims)),
                 app_id: claims.app,
                 backend: false,
                 token_user: Some(claims.sub),
