@@ -327,7 +327,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
             if !rotated {
                 return Err(CliError {
                     code: "not_found",
-                    message: format!("no live API key {key_id}"),
+                    message: format!("no live API key {}", shown("key", &key_id)),
                 });
             }
             Ok(Output {
@@ -354,7 +354,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
             if !revoked {
                 return Err(CliError {
                     code: "not_found",
-                    message: format!("no API key {key_id}"),
+                    message: format!("no API key {}", shown("key", &key_id)),
                 });
             }
             Ok(Output {
@@ -426,7 +426,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 fn app_not_found(app: &str) -> CliError {
     CliError {
         code: "not_found",
-        message: format!("no app {app}: list apps with `chatsdk app list`"),
+        message: format!(
+            "no app {}: list apps with `chatsdk app list`",
+            shown("app", app)
+        ),
+    }
+}
+
+/// An id argument as an error message may show it back: only when it is shaped like an
+/// id (`<prefix>_` and 16 characters) or is a short name (`demo`). Anything else may be a
+/// secret pasted into the wrong place, in a shape `api_key::redact` does not know (the
+/// key without its prefix, in upper case, with a typo in its id).
+fn shown(prefix: &str, arg: &str) -> String {
+    if ids::is_generated_id(prefix, arg) || arg.chars().count() <= 16 {
+        arg.to_string()
+    } else {
+        "matching the argument".to_string()
     }
 }
 
@@ -561,6 +576,24 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out.json, json!({"keyId": pasted.key_id, "revoked": true}));
+    }
+
+    #[test]
+    fn only_id_shaped_arguments_are_shown_back() {
+        let key = api_key::generate();
+        let whole = key.key.expose().to_string();
+        let without_prefix = whole.trim_start_matches("chatsdk_").to_string();
+        for secretive in [
+            whole.clone(),
+            without_prefix,
+            whole.to_uppercase(),
+            whole.replacen("key_", "key-", 1),
+        ] {
+            assert_eq!(shown("key", &secretive), "matching the argument");
+        }
+        assert_eq!(shown("key", &key.key_id), key.key_id);
+        assert_eq!(shown("app", "app_abcdefghijklmnop"), "app_abcdefghijklmnop");
+        assert_eq!(shown("app", "demo"), "demo");
     }
 
     #[test]
