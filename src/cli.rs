@@ -433,13 +433,18 @@ fn app_not_found(app: &str) -> CliError {
     }
 }
 
-/// An id argument as an error message may show it back: only when it is shaped like an
-/// id (`<prefix>_` and 16 characters) or is a short name (`demo`). Anything else may be a
-/// secret pasted into the wrong place, in a shape `api_key::redact` does not know (the
-/// key without its prefix, in upper case, with a typo in its id).
+/// An id argument as an error message may show it back: whole when it is shaped like an
+/// id (`<prefix>_` and 16 characters) or is a short name (`demo`); an API key as its key
+/// id and `_…`. Anything else may be a secret pasted into the wrong place, in a shape
+/// `api_key::redact` does not know (the key without its prefix, in upper case, with a
+/// typo in its id), so it is not shown at all.
 fn shown(prefix: &str, arg: &str) -> String {
     if ids::is_generated_id(prefix, arg) || arg.chars().count() <= 16 {
-        arg.to_string()
+        return arg.to_string();
+    }
+    let redacted = api_key::redact(arg);
+    if redacted != arg {
+        redacted.into_owned()
     } else {
         "matching the argument".to_string()
     }
@@ -583,11 +588,12 @@ mod tests {
         let key = api_key::generate();
         let whole = key.key.expose().to_string();
         let without_prefix = whole.trim_start_matches("chatsdk_").to_string();
+        assert_eq!(shown("app", &whole), format!("chatsdk_{}_…", key.key_id));
         for secretive in [
-            whole.clone(),
             without_prefix,
             whole.to_uppercase(),
             whole.replacen("key_", "key-", 1),
+            whole.replacen('_', "-", 3).replacen('-', "_", 2),
         ] {
             assert_eq!(shown("key", &secretive), "matching the argument");
         }
