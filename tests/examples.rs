@@ -196,11 +196,19 @@ async fn signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(lang: La
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["centrifugoUrl", "expiresIn", "token", "user", "wsToken"]
+        [
+            "centrifugoUrl",
+            "expiresIn",
+            "token",
+            "user",
+            "wsExpiresIn",
+            "wsToken"
+        ]
     );
     assert_eq!(body["user"]["id"], "alice");
     assert_eq!(body["user"]["name"], "Alice");
     assert_eq!(body["expiresIn"], 86_400);
+    assert_eq!(body["wsExpiresIn"], 900);
     assert_eq!(body["centrifugoUrl"], app.ws_url());
 
     // The frontend's REST calls: the token names alice.

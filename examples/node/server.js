@@ -85,6 +85,7 @@ app.post('/api/chat-token', async (req, res) => {
     token: issued.token,
     wsToken: issued.wsToken,
     expiresIn: issued.expiresIn,
+    wsExpiresIn: issued.wsExpiresIn,
     user: issued.user,
     centrifugoUrl: CENTRIFUGO_WS_URL,
   });

@@ -116,6 +116,7 @@ async def chat_token(request: Request, authorization: Annotated[str | None, Head
             "token": issued["token"],
             "wsToken": issued["wsToken"],
             "expiresIn": issued["expiresIn"],
+            "wsExpiresIn": issued["wsExpiresIn"],
             "user": issued["user"],
             "centrifugoUrl": CENTRIFUGO_WS_URL,
         },
