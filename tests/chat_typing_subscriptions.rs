@@ -122,6 +122,17 @@ async fn the_backend_names_the_user_of_typing_and_a_subscription_token_in_the_bo
         assert_error(as_token, 400, "invalid_request").await;
         let no_user = as_key(&app, Method::POST, path, Some(json!({}))).await;
         assert_error(no_user, 400, "invalid_request").await;
+        // A body that is not JSON is refused, not ignored.
+        let text = app
+            .http
+            .post(format!("{}{path}?userId=alice", app.base))
+            .header("X-API-Key", &app.api_key)
+            .header("Content-Type", "text/plain")
+            .body("alice")
+            .send()
+            .await
+            .unwrap();
+        assert_error(text, 415, "unsupported_media_type").await;
     }
 }
 

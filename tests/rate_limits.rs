@@ -234,6 +234,84 @@ async fn channel_and_member_changes_share_the_write_budget() {
     );
 }
 
+/// Every other write route counts too: each gets its 429 once the budget is spent.
+#[actix_web::test]
+async fn every_chat_write_route_counts_against_the_write_budget() {
+    let app =
+        TestApp::start_with(|a| a.rate_limits.rate_limit_user_writes = "1/min".parse().unwrap())
+            .await;
+    let (alice, _bob) = room(&app).await;
+    let sent: Value = app
+        .http
+        .post(format!("{}/api/channels/room/messages", app.base))
+        .header("X-API-Key", &app.api_key)
+        .json(&json!({"userId": "alice", "text": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = format!(
+        "/api/channels/room/messages/{}",
+        sent["id"].as_str().unwrap()
+    );
+    // Spend alice's one write.
+    let first = as_user(
+        &app,
+        &alice,
+        Method::PATCH,
+        "/api/channels/room",
+        Some(json!({"name": "r"})),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            "/api/channels/room".to_string(),
+            Some(json!({"name": "x"})),
+        ),
+        (Method::DELETE, "/api/channels/room".to_string(), None),
+        (
+            Method::PATCH,
+            message.clone(),
+            Some(json!({"text": "edited"})),
+        ),
+        (Method::DELETE, message.clone(), None),
+        (
+            Method::POST,
+            "/api/channels/room/messages".to_string(),
+            Some(json!({"text": "x"})),
+        ),
+        (Method::PUT, format!("{message}/reactions/ok"), None),
+        (
+            Method::POST,
+            "/api/channels/room/members".to_string(),
+            Some(json!({"userIds": ["dave"]})),
+        ),
+        (
+            Method::DELETE,
+            "/api/channels/room/members/bob".to_string(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/channels".to_string(),
+            Some(json!({"id": "c2"})),
+        ),
+        (
+            Method::POST,
+            "/api/channels/direct".to_string(),
+            Some(json!({"userId": "bob"})),
+        ),
+    ] {
+        let res = as_user(&app, &alice, method.clone(), &path, body).await;
+        assert_eq!(res.status().as_u16(), 429, "{method} {path}");
+    }
+}
+
 #[actix_web::test]
 async fn reactions_share_the_write_budget_and_typing_has_its_own() {
     let app = TestApp::start_with(|a| {
