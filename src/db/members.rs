@@ -45,9 +45,17 @@ pub fn remove(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<bool
     Ok(n == 1)
 }
 
-/// A member row's columns, read by `member_row`.
-const MEMBER_COLUMNS: &str = "u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at
-     FROM members m JOIN users u ON u.pk = m.user_pk";
+/// `SELECT` of a member row (read by `member_row`) followed by `$tail`: one constant
+/// string per query, so nothing is formatted per call.
+macro_rules! select_members {
+    ($tail:literal) => {
+        concat!(
+            "SELECT u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at
+             FROM members m JOIN users u ON u.pk = m.user_pk ",
+            $tail
+        )
+    };
+}
 
 fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
     Ok(MemberRow {
@@ -62,8 +70,8 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
 }
 
 pub fn list(conn: &Connection, channel_pk: i64) -> DbResult<Vec<MemberRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MEMBER_COLUMNS} WHERE m.channel_pk = ?1 ORDER BY m.joined_at, u.pk"
+    let mut stmt = conn.prepare_cached(select_members!(
+        "WHERE m.channel_pk = ?1 ORDER BY m.joined_at, u.pk"
     ))?;
     let rows = stmt.query_map([channel_pk], member_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -72,8 +80,8 @@ pub fn list(conn: &Connection, channel_pk: i64) -> DbResult<Vec<MemberRow>> {
 /// One member, if `user_pk` is a member of the channel.
 pub fn find(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<Option<MemberRow>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MEMBER_COLUMNS} WHERE m.channel_pk = ?1 AND m.user_pk = ?2"
+        .prepare_cached(select_members!(
+            "WHERE m.channel_pk = ?1 AND m.user_pk = ?2"
         ))?
         .query_row(params![channel_pk, user_pk], member_row)
         .optional()?)

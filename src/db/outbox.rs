@@ -94,18 +94,14 @@ pub fn peek(conn: &Connection, limit: usize) -> DbResult<Vec<Pending>> {
         out.push(Pending {
             pk,
             event_id,
-            command: RawValue::from_string(command).unwrap_or_else(|_| not_json()),
+            // A row that is not JSON (never written by this module) is sent as `null`,
+            // which Centrifugo refuses for good: it moves to `outbox_failed` instead of
+            // holding up the queue.
+            command: RawValue::from_string(command).unwrap_or_else(|_| RawValue::NULL.to_owned()),
             created_at,
         });
     }
     Ok(out)
-}
-
-/// What a row that is not JSON (never written by this module) is sent as: `null`, which
-/// Centrifugo refuses for good, so the row moves to `outbox_failed` instead of holding
-/// up the queue.
-fn not_json() -> Box<RawValue> {
-    RawValue::from_string("null".into()).expect("null is JSON")
 }
 
 /// Removes delivered (or permanently failed) commands.

@@ -36,12 +36,10 @@ pub struct Caller {
     pub backend: bool,
     /// The token's user (`backend == false`).
     pub token_user: Option<String>,
-    /// `?userId=` of the call.
-    pub query_user: Option<String>,
-    /// What is wrong with the URL, if anything: a path or query whose percent-escapes do
-    /// not decode to UTF-8, a bad or twice-given `?userId=`. Answered (400) by `ctx`, after
-    /// the credentials passed, so a 401 still wins.
-    pub url_error: Option<String>,
+    /// `?userId=` of the call, or what is wrong with the URL: a path or query whose
+    /// percent-escapes do not decode to UTF-8, a bad or twice-given `?userId=`. The error
+    /// is answered (400) by `ctx`, after the credentials passed, so a 401 still wins.
+    pub query_user: Result<Option<String>, String>,
     /// The token's revocation check, still to be made (`backend == false`).
     pub revocation: Option<RevocationCheck>,
 }
@@ -58,12 +56,13 @@ pub struct ActingUserBody {
 impl Caller {
     /// The chat context: the token's user, or the backend's `userId` from the body or query.
     pub fn ctx(&self, body_user: Option<String>) -> Result<Ctx, ApiError> {
-        if let Some(e) = &self.url_error {
-            return Err(ApiError::InvalidRequest(e.clone()));
-        }
+        let query_user = self
+            .query_user
+            .as_ref()
+            .map_err(|e| ApiError::InvalidRequest(e.clone()))?;
         let user_id = if self.backend {
             let body_user = body_user.map(|u| UserId::parse("userId", u)).transpose()?;
-            match (body_user, &self.query_user) {
+            match (body_user, query_user) {
                 (Some(b), Some(q)) if b.as_str() != q => {
                     return Err(ApiError::InvalidRequest(
                         "`userId` differs between the body and the query".into(),
@@ -73,7 +72,7 @@ impl Caller {
                 (None, q) => q.clone(),
             }
         } else {
-            if body_user.is_some() || self.query_user.is_some() {
+            if body_user.is_some() || query_user.is_some() {
                 return Err(ApiError::InvalidRequest(
                     "`userId` is only for X-API-Key calls: a token always acts as its own user"
                         .into(),
@@ -134,7 +133,7 @@ async fn resolve_caller(
         .headers()
         .contains_key(actix_web::http::header::AUTHORIZATION);
     let key = req.headers().get("X-API-Key").cloned();
-    let (query_user, url_error) = read_url(req);
+    let query_user = read_url(req);
     Ok(match (has_token, key) {
         (true, Some(_)) => return Err(ApiError::AmbiguousCredentials),
         (false, None) => return Err(ApiError::MissingToken),
@@ -146,7 +145,6 @@ async fn resolve_caller(
                 backend: false,
                 token_user: Some(claims.sub),
                 query_user,
-                url_error,
             };
             (caller, None)
         }
@@ -158,7 +156,6 @@ async fn resolve_caller(
                 backend: true,
                 token_user: None,
                 query_user,
-                url_error,
                 revocation: None,
             };
             (caller, quota)
@@ -166,12 +163,11 @@ async fn resolve_caller(
     })
 }
 
-/// The URL's `?userId=`, or what is wrong with the URL (see `Caller::url_error`).
-fn read_url(req: &ServiceRequest) -> (Option<String>, Option<String>) {
-    match check_utf8(req).and_then(|()| query_user(req)) {
-        Ok(user) => (user, None),
-        Err(e) => (None, Some(e.message())),
-    }
+/// The URL's `?userId=`, or what is wrong with the URL (see `Caller::query_user`).
+fn read_url(req: &ServiceRequest) -> Result<Option<String>, String> {
+    check_utf8(req)
+        .and_then(|()| query_user(req))
+        .map_err(|e| e.message())
 }
 
 /// Refuses a path or query whose percent-escapes do not decode to UTF-8. actix and
