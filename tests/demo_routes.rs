@@ -86,6 +86,7 @@ async fn the_page_and_its_assets_are_served_from_the_binary() {
         .send()
         .await
         .unwrap();
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
     assert_error(res, 405, "method_not_allowed").await;
 }
 

@@ -402,27 +402,81 @@ async fn bodies_over_64_kib_get_413() {
     assert_eq!(app.count_users(), 0);
 }
 
+/// HEAD answers wherever GET does (monitors and caches probe with it): GET's status and
+/// headers, no body; and it goes through the same checks as GET.
+#[actix_web::test]
+async fn head_answers_like_get_without_a_body() {
+    let app = TestApp::start().await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    let get = app.http.get(url("/health")).send().await.unwrap();
+    let head = app.http.head(url("/health")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "application/json");
+    assert_eq!(
+        head.headers()["content-length"],
+        get.headers()["content-length"]
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert!(!get.bytes().await.unwrap().is_empty());
+
+    let token = app.tokens_for("alice").await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = app
+        .http
+        .head(url("/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.bytes().await.unwrap().is_empty());
+    // Without credentials: GET's 401, headers only.
+    let res = app.http.head(url("/api/me")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // A path that only takes POST does not answer HEAD.
+    let res = app
+        .http
+        .head(url("/tokens"))
+        .header("X-API-Key", &app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+}
+
 #[actix_web::test]
 async fn wrong_methods_and_unknown_routes_get_json_errors() {
     let app = TestApp::start().await;
     let url = |p: &str| format!("{}{p}", app.base);
-    assert_error(
-        app.http
-            .get(url("/tokens"))
-            .header("X-API-Key", &app.api_key)
-            .send()
-            .await
-            .unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
-    assert_error(
-        app.http.delete(url("/health")).send().await.unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
+    // Each 405 names the methods the path does answer (HTTP requires `Allow` on a 405).
+    let res = app
+        .http
+        .get(url("/tokens"))
+        .header("X-API-Key", &app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "POST");
+    assert_error(res, 405, "method_not_allowed").await;
+    let res = app.http.delete(url("/health")).send().await.unwrap();
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
+    assert_error(res, 405, "method_not_allowed").await;
+    let token = app.tokens_for("alice").await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = app
+        .http
+        .put(url("/api/channels/general"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "GET, HEAD, PATCH, DELETE");
+    assert_error(res, 405, "method_not_allowed").await;
     assert_error(
         app.http.get(url("/nope")).send().await.unwrap(),
         404,

@@ -8,9 +8,10 @@ use crate::config::Config;
 use crate::db::{DbError, apps};
 use crate::error::ApiError;
 use crate::ratelimit::{self, RateLimits};
+use crate::routes::AppState;
 use crate::routes::json::ApiJson;
+use crate::routes::table::RouteTable;
 use crate::routes::tokens::{self, TokenRequest, TokenResponse};
-use crate::routes::{AppState, resource};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -68,23 +69,34 @@ fn content_security_policy(ws_url: &str) -> String {
     )
 }
 
-/// Registers the page, its assets and the token route.
+/// Registers the page, its assets and the token route: outside the API's route table
+/// (a table of their own, thrown away), with the same 405s and HEADs as the API.
 pub fn configure(cfg: &mut web::ServiceConfig, demo: &Demo) {
+    let routes = RouteTable::default();
     cfg.app_data(web::Data::new(demo.clone()))
-        .service(resource("/demo").route(web::get().to(index)))
-        .service(resource("/demo/").route(web::get().to(index)))
-        .service(resource("/demo/app.js").route(web::get().to(|| asset(JS, APP_JS.as_bytes()))))
+        .service(routes.at("/demo").get(index))
+        .service(routes.at("/demo/").get(index))
         .service(
-            resource("/demo/style.css").route(web::get().to(|| asset(CSS, STYLE_CSS.as_bytes()))),
+            routes
+                .at("/demo/app.js")
+                .get(|| asset(JS, APP_JS.as_bytes())),
         )
         .service(
-            resource("/demo/vendor/centrifuge.js")
-                .route(web::get().to(|| asset(JS, CENTRIFUGE_JS))),
+            routes
+                .at("/demo/style.css")
+                .get(|| asset(CSS, STYLE_CSS.as_bytes())),
         )
         .service(
-            resource("/demo/token")
-                .wrap(from_fn(limit_demo_tokens))
-                .route(web::post().to(issue_demo_tokens)),
+            routes
+                .at("/demo/vendor/centrifuge.js")
+                .get(|| asset(JS, CENTRIFUGE_JS)),
+        )
+        .service(
+            routes
+                .at("/demo/token")
+                .post(issue_demo_tokens)
+                .resource()
+                .wrap(from_fn(limit_demo_tokens)),
         );
 }
 

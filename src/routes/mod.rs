@@ -102,11 +102,6 @@ pub fn created_or_existing(created: bool, body: impl serde::Serialize) -> HttpRe
     }
 }
 
-/// A resource outside the route table (the demo's): other methods answer 405 in our shape.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(table::method_not_allowed))
-}
-
 /// Registers every route. Used by the server and by the tests alike.
 pub fn configure(
     cfg: &mut web::ServiceConfig,

@@ -5,7 +5,8 @@
 use crate::error::ApiError;
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::Method;
-use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, ResponseError, web};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -30,12 +31,14 @@ impl RouteTable {
         &self.prefix
     }
 
-    /// A resource at `path` (relative to the prefix); other methods answer 405 in our shape.
+    /// A resource at `path` (relative to the prefix); other methods answer 405 in our
+    /// shape, with the `Allow` header HTTP asks for.
     pub fn at(&self, path: &str) -> Res {
         Res {
             path: format!("{}{path}", self.prefix),
             seen: self.seen.clone(),
-            inner: web::resource(path).default_service(web::to(method_not_allowed)),
+            allowed: Vec::new(),
+            inner: web::resource(path),
         }
     }
 
@@ -50,12 +53,14 @@ impl RouteTable {
 pub struct Res {
     path: String,
     seen: Rc<RefCell<Vec<(Method, String)>>>,
+    /// The methods this path answers, HEAD included: the 405's `Allow` header.
+    allowed: Vec<Method>,
     inner: actix_web::Resource,
 }
 
 impl Res {
     /// Routes `method` on this path to `handler`.
-    pub fn route<F, Args>(mut self, method: Method, handler: F) -> Self
+    pub fn route<F, Args>(self, method: Method, handler: F) -> Self
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -64,17 +69,32 @@ impl Res {
         self.seen
             .borrow_mut()
             .push((method.clone(), self.path.clone()));
+        self.answer(method, handler)
+    }
+
+    /// Routes `method` to `handler` without recording it: HEAD, which HTTP implies
+    /// wherever GET is, so the spec does not list it.
+    fn answer<F, Args>(mut self, method: Method, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allowed.push(method.clone());
         self.inner = self.inner.route(web::method(method).to(handler));
         self
     }
 
+    /// GET, and HEAD with it (RFC 9110 §9.3.2): the same handler, and actix sends the
+    /// headers without the body (for monitors and caches that probe with HEAD).
     pub fn get<F, Args>(self, handler: F) -> Self
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(Method::GET, handler)
+        self.route(Method::GET, handler.clone())
+            .answer(Method::HEAD, handler)
     }
 
     pub fn post<F, Args>(self, handler: F) -> Self
@@ -115,16 +135,28 @@ impl Res {
 
     /// The actix resource, e.g. to `.wrap()` middleware around it.
     pub fn resource(self) -> actix_web::Resource {
+        let allow = self
+            .allowed
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
         self.inner
+            .default_service(web::to(move || method_not_allowed(allow.clone())))
     }
 }
 
 impl HttpServiceFactory for Res {
     fn register(self, config: &mut AppService) {
-        self.inner.register(config)
+        self.resource().register(config)
     }
 }
 
-pub(super) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405 in our shape, with `Allow` naming the methods the path answers (RFC 9110 §15.5.6).
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    let mut res = ApiError::MethodNotAllowed.error_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
 }
