@@ -4,8 +4,8 @@
 use crate::common::{
     TestApp, assert_error,
     chat::{
-        add_members, as_user, channel_ids, create_channel, expect, get_channel, member_roles, room,
-        token,
+        add_members, as_user, channel_ids, create_channel, enc, expect, get_channel, member_roles,
+        room, s, token,
     },
 };
 use reqwest::Method;
@@ -238,4 +238,111 @@ async fn the_member_list_shows_public_fields_only() {
         !text.contains("private.example") && !text.contains("123-45"),
         "{text}"
     );
+}
+
+/// The ids on each page of `channel`'s member list, following `nextCursor` to the end
+/// (`limit` as given, or the default page when `None`).
+async fn member_pages(
+    app: &TestApp,
+    tok: &str,
+    channel: &str,
+    limit: Option<usize>,
+) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(c) = &cursor {
+            query.push(format!("cursor={}", enc(c)));
+        }
+        let path = format!("/api/channels/{channel}/members?{}", query.join("&"));
+        let body = expect(as_user(app, tok, Method::GET, &path, None).await, 200).await;
+        let ids = body["members"].as_array().unwrap();
+        pages.push(
+            ids.iter()
+                .map(|m| s(&m["user"]["id"]).to_string())
+                .collect(),
+        );
+        match body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return pages,
+        }
+        assert!(pages.len() < 50, "the cursor never ends");
+    }
+}
+
+#[actix_web::test]
+async fn the_member_list_pages_in_join_order_each_member_once() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+    // Two calls: the second call's members joined later, whatever their ids sort as.
+    let first: Vec<String> = (0..7).map(|i| format!("z{i}")).collect();
+    let second: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
+    for ids in [&first, &second] {
+        expect(
+            add_members(&app, &alice, "c", json!({"userIds": ids})).await,
+            200,
+        )
+        .await;
+    }
+
+    let pages = member_pages(&app, &alice, "c", Some(5)).await;
+
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [5, 5, 3]);
+    let mut expected = vec!["alice".to_string()];
+    expected.extend(first.iter().chain(&second).cloned());
+    assert_eq!(pages.concat(), expected, "join order, each member once");
+}
+
+#[actix_web::test]
+async fn the_member_list_gives_100_by_default_and_up_to_1000_a_page() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "big"})).await;
+    for batch in 0..2 {
+        let ids: Vec<String> = (0..75).map(|i| format!("u{batch}-{i}")).collect();
+        expect(
+            add_members(&app, &alice, "big", json!({"userIds": ids})).await,
+            200,
+        )
+        .await;
+    }
+
+    let by_default = member_pages(&app, &alice, "big", None).await;
+    let sizes: Vec<usize> = by_default.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 51]);
+    let whole = member_pages(&app, &alice, "big", Some(1000)).await;
+    assert_eq!(whole, [by_default.concat()]);
+}
+
+#[actix_web::test]
+async fn member_list_paging_errors_get_400() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+    for (query, names) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=!!!", "cursor"),
+        ("cursor=Zm9v", "cursor"),
+        ("cursor=a&cursor=b", "cursor"),
+        ("sort=name", "sort"),
+    ] {
+        let res = as_user(
+            &app,
+            &alice,
+            Method::GET,
+            &format!("/api/channels/c/members?{query}"),
+            None,
+        )
+        .await;
+        let message = assert_error(res, 400, "invalid_request").await;
+        assert!(message.contains(names), "{query}: {message}");
+    }
 }

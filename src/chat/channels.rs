@@ -207,7 +207,7 @@ pub fn delete(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
     let me = ctx.me_for_write(conn)?;
     let a = access(conn, ctx, me, id)?;
     a.require(ctx, &[Role::Owner], "delete it")?;
-    let members = member_rows::list(conn, a.channel.pk)?;
+    let members = member_rows::all(conn, a.channel.pk)?;
     let chat = chat_channel(a.channel.pk);
     let mut targets = vec![chat.clone()];
     targets.extend(members.iter().map(|m| personal_channel(m.user_pk)));

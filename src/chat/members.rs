@@ -10,13 +10,27 @@ use crate::realtime::{EventType, chat_channel, personal_channel};
 use rusqlite::Connection;
 use serde_json::json;
 
-pub fn list(conn: &Connection, ctx: &Ctx, channel_id: &str) -> Result<Vec<MemberView>, ApiError> {
+/// `(joined_at, user_pk)` of the last member of a page: where the next one starts.
+pub type Cursor = (i64, i64);
+
+/// A page of members in join order, and the cursor of the next page if there is one.
+pub fn list(
+    conn: &Connection,
+    ctx: &Ctx,
+    channel_id: &str,
+    after: Option<Cursor>,
+    limit: usize,
+) -> Result<(Vec<MemberView>, Option<Cursor>), ApiError> {
     let me = ctx.me_for_read(conn)?;
     let a = access(conn, ctx, me, channel_id)?;
-    Ok(rows::list(conn, a.channel.pk)?
-        .into_iter()
-        .map(MemberView::from)
-        .collect())
+    let mut page = rows::page(conn, a.channel.pk, after, limit + 1)?;
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|m| (m.joined_at, m.user_pk))
+    } else {
+        None
+    };
+    Ok((page.into_iter().map(MemberView::from).collect(), next))
 }
 
 /// Adds users (owner/admin); granting `admin` or `owner` takes an owner. Users already in
@@ -46,15 +60,13 @@ pub fn add(
     let mut added = Vec::new();
     for user_id in user_ids {
         let pk = users::ensure(conn, &ctx.app_id, user_id)?;
-        if add_member(conn, &a.channel, pk, role)? {
-            added.push(pk);
+        if add_member(conn, &a.channel, pk, role)?
+            && let Some(member) = rows::find(conn, a.channel.pk, pk)?
+        {
+            added.push(MemberView::from(member));
         }
     }
-    Ok(rows::list(conn, a.channel.pk)?
-        .into_iter()
-        .filter(|m| added.contains(&m.user_pk))
-        .map(MemberView::from)
-        .collect())
+    Ok(added)
 }
 
 /// Removes a member: yourself (leave), or anyone below you for an owner or admin.

@@ -31,6 +31,9 @@ pub const DEFAULT_PAGE: usize = 50;
 /// Largest channel list page.
 pub const MAX_CHANNEL_PAGE: usize = 100;
 pub const DEFAULT_CHANNEL_PAGE: usize = 30;
+/// Largest member list page.
+pub const MAX_MEMBER_PAGE: usize = 1000;
+pub const DEFAULT_MEMBER_PAGE: usize = 100;
 
 /// Who is calling, as the auth middleware resolved it.
 #[derive(Debug, Clone)]

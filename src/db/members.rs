@@ -69,11 +69,31 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
     })
 }
 
-pub fn list(conn: &Connection, channel_pk: i64) -> DbResult<Vec<MemberRow>> {
+/// Every member, in join order: for events that reach them all (a channel's deletion).
+pub fn all(conn: &Connection, channel_pk: i64) -> DbResult<Vec<MemberRow>> {
     let mut stmt = conn.prepare_cached(select_members!(
-        "WHERE m.channel_pk = ?1 ORDER BY m.joined_at, u.pk"
+        "WHERE m.channel_pk = ?1 ORDER BY m.joined_at, m.user_pk"
     ))?;
     let rows = stmt.query_map([channel_pk], member_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+const PAGE_SQL: &str = select_members!(
+    "WHERE m.channel_pk = ?1 AND (m.joined_at, m.user_pk) > (?2, ?3)
+     ORDER BY m.joined_at, m.user_pk LIMIT ?4"
+);
+
+/// Up to `limit` members in join order, after the `(joined_at, user_pk)` cursor: one
+/// seek in `members_by_join`, however large the channel.
+pub fn page(
+    conn: &Connection,
+    channel_pk: i64,
+    after: Option<(i64, i64)>,
+    limit: usize,
+) -> DbResult<Vec<MemberRow>> {
+    let (at, pk) = after.unwrap_or((i64::MIN, i64::MIN));
+    let mut stmt = conn.prepare_cached(PAGE_SQL)?;
+    let rows = stmt.query_map(params![channel_pk, at, pk, limit as i64], member_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -123,4 +143,32 @@ pub fn unread_count(
              AND (user_pk IS NULL OR user_pk != ?2) AND deleted_at IS NULL",
         )?
         .query_row(params![channel_pk, user_pk, read_seq], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Db, DbError};
+
+    /// A page is a seek in `members_by_join` and a walk along it: no scan of the channel's
+    /// members, and no sort of them (which would cost the whole channel on every page).
+    #[tokio::test]
+    async fn a_member_page_seeks_the_join_order_index_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let plan: Vec<String> = db
+            .read(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {PAGE_SQL}"))?;
+                let rows = stmt.query_map(params![1, 0, 0, 10], |r| r.get::<_, String>(3))?;
+                Ok::<_, DbError>(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("SEARCH m USING INDEX members_by_join (channel_pk=? AND"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }

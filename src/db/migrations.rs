@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_outbox_failed.sql"),
     include_str!("migrations/0004_revocation.sql"),
+    include_str!("migrations/0005_member_pages.sql"),
 ];
 
 /// The schema version this build creates and expects (`PRAGMA user_version`).

@@ -12,11 +12,10 @@ use crate::openapi::errors::{
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
-use crate::routes::query::ApiQuery;
+use crate::routes::query::{ApiQuery, decode_cursor, encode_cursor, page_limit};
 use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -229,34 +228,6 @@ pub async fn list(
         channels,
         next_cursor: next.map(encode_cursor),
     }))
-}
-
-/// Checks `limit` of a page: 1..=max, default when absent.
-pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::InvalidRequest(format!(
-            "`limit` must be between 1 and {max} (got {n})"
-        ))),
-    }
-}
-
-fn encode_cursor((at, pk): (i64, i64)) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}.{pk}"))
-}
-
-fn decode_cursor(s: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || ApiError::InvalidRequest("`cursor` is not one this API gave out".into());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (at, pk) = text.split_once('.').ok_or_else(bad)?;
-    Ok((
-        at.parse().map_err(|_| bad())?,
-        pk.parse().map_err(|_| bad())?,
-    ))
 }
 
 /// Get a channel

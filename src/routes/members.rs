@@ -1,7 +1,7 @@
 //! `/api/channels/{id}/members`.
 
 use crate::chat::views::MemberView;
-use crate::chat::{Role, members as chat};
+use crate::chat::{DEFAULT_MEMBER_PAGE, MAX_MEMBER_PAGE, Role, members as chat};
 use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelBodyErrors, ChannelErrors, MemberErrors};
@@ -9,15 +9,29 @@ use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::channels::parse_user_ids;
 use crate::routes::json::ApiJson;
+use crate::routes::query::{ApiQuery, decode_cursor, encode_cursor, page_limit};
 use crate::routes::{AppState, read, write};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// A channel's members.
+/// A page of a channel's members.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct MemberList {
     members: Vec<MemberView>,
+    /// Pass as `?cursor=` for the next page; `null` on the last.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    #[serde(rename = "userId")]
+    _user_id: Option<String>,
 }
 
 /// The members an add call added (users already in the channel are not listed).
@@ -27,14 +41,22 @@ pub struct AddedMembers {
 }
 
 /// List members
+///
+/// In the order they joined, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/channels/{id}/members",
     tag = "members",
     security(("bearer" = []), ("api_key" = [])),
-    params(ChannelId, ActingUser),
+    params(
+        ChannelId,
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000,
+         description = "Page size, 1–1000 (default 100)."),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page."),
+        ActingUser,
+    ),
     responses(
-        (status = 200, description = "Every member.", body = MemberList),
+        (status = 200, description = "A page of members.", body = MemberList),
         ChannelErrors,
     )
 )]
@@ -42,11 +64,21 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let limit = page_limit(q.limit, DEFAULT_MEMBER_PAGE, MAX_MEMBER_PAGE)?;
+    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let members = read(&state, ctx, move |c, ctx| chat::list(c, ctx, &id)).await?;
-    Ok(HttpResponse::Ok().json(MemberList { members }))
+    let (members, next) = read(&state, ctx, move |c, ctx| {
+        chat::list(c, ctx, &id, cursor, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(MemberList {
+        members,
+        next_cursor: next.map(encode_cursor),
+    }))
 }
 
 /// Users to add to a channel.

@@ -1,9 +1,11 @@
 //! `ApiQuery<T>`: the query-string extractor. Unlike actix's `Query`, its errors name the
-//! parameter at fault (`?limit=-1` → "query parameter `limit`: …").
+//! parameter at fault (`?limit=-1` → "query parameter `limit`: …"). Also the paged
+//! routes' shared checks: `limit`, and the opaque `cursor`.
 
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
+use base64::Engine;
 use serde::de::DeserializeOwned;
 use std::future::{Ready, ready};
 
@@ -31,6 +33,36 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             format!("query parameter `{path}`: {inner}")
         })
     })
+}
+
+/// Checks `limit` of a page: 1..=max, default when absent.
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::InvalidRequest(format!(
+            "`limit` must be between 1 and {max} (got {n})"
+        ))),
+    }
+}
+
+/// A page's `nextCursor`: the `(sort key, pk)` of its last row, opaque to clients.
+pub fn encode_cursor((at, pk): (i64, i64)) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}.{pk}"))
+}
+
+/// A `?cursor=` back into the `(sort key, pk)` it came from.
+pub fn decode_cursor(s: &str) -> Result<(i64, i64), ApiError> {
+    let bad = || ApiError::InvalidRequest("`cursor` is not one this API gave out".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (at, pk) = text.split_once('.').ok_or_else(bad)?;
+    Ok((
+        at.parse().map_err(|_| bad())?,
+        pk.parse().map_err(|_| bad())?,
+    ))
 }
 
 #[cfg(test)]

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Member calls on a large channel, against any `chatsdk` binary: for before/after
+comparisons with builds older than the member pages (which `cargo bench --bench
+history` cannot run, as it needs `nextCursor`).
+
+One `chatsdk serve` (rate limits off, no Centrifugo: the events wait in the outbox), a
+channel `big` of N members (direct SQL, one transaction, joined 1 ms apart), then 20
+timed calls (after 3 warm-ups) of each:
+  GET  /api/channels/big/members   (no query: what a client that does not page gets)
+  POST /api/channels/big/members   (one new user each time)
+
+Usage: benches/member-calls.py [--bin target/release/chatsdk] [--members 100000]
+Prints the command, the machine, and per call: p50, max and the response size.
+It reports; it never fails on a slow result.
+"""
+import argparse
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--bin", default="target/release/chatsdk")
+parser.add_argument("--members", type=int, default=100_000)
+args = parser.parse_args()
+print(f"command: benches/member-calls.py --bin {args.bin} --members {args.members}")
+print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+
+workdir = tempfile.mkdtemp()
+db = os.path.join(workdir, "chatsdk.db")
+created = subprocess.check_output(
+    [args.bin, "--json", "--database", db, "app", "create", "--name", "bench"],
+    env=dict(os.environ, RUST_LOG="warn"),
+)
+api_key = json.loads(created)["apiKey"]
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+env = dict(
+    os.environ,
+    CHATSDK_ADDR=f"127.0.0.1:{port}",
+    CHATSDK_JWT_SECRET=secrets.token_hex(32),
+    CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY=secrets.token_hex(32),
+    CENTRIFUGO_HTTP_API_KEY=secrets.token_hex(32),
+    CENTRIFUGO_URL="http://127.0.0.1:9",
+    CHATSDK_RATE_LIMITS="off",
+    RUST_LOG="warn",
+)
+log = open(os.path.join(workdir, "chatsdk.log"), "w")
+server = subprocess.Popen([args.bin, "--database", db, "serve"], env=env, stdout=log, stderr=log)
+base = f"http://127.0.0.1:{port}"
+
+
+def call(method, path, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    else:
+        headers["X-API-Key"] = api_key
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, method=method, headers=headers, data=data)
+    with urllib.request.urlopen(req) as res:
+        return res.read()
+
+
+def timed(method, path, body_for, token):
+    """20 calls after 3 warm-ups: sorted latencies (s) and the last response's size."""
+    lat, size = [], 0
+    for i in range(23):
+        started = time.perf_counter()
+        size = len(call(method, path, body_for(i), token))
+        if i >= 3:
+            lat.append(time.perf_counter() - started)
+    return sorted(lat), size
+
+
+try:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/health")
+            break
+        except OSError:
+            time.sleep(0.1)
+    token = json.loads(call("POST", "/tokens", {"userId": "reader"}))["token"]
+    call("POST", "/api/channels", {"id": "big"}, token)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    channel_pk, app_id, joined_at = conn.execute(
+        "SELECT c.pk, c.app_id, m.joined_at FROM channels c JOIN members m ON m.channel_pk = c.pk"
+    ).fetchone()
+    with conn:
+        for i in range(1, args.members):
+            at = joined_at + i
+            cur = conn.execute(
+                "INSERT INTO users (app_id, id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (app_id, f"member-{i}", f"Member {i}", at, at),
+            )
+            conn.execute(
+                "INSERT INTO members (channel_pk, user_pk, role, joined_at) VALUES (?, ?, 'member', ?)",
+                (channel_pk, cur.lastrowid, at),
+            )
+    print(f"channel: {args.members} members\n")
+    print(f"{'call (20 after 3 warm-ups)':<44} {'p50':>10} {'max':>10} {'response':>12}")
+    for name, method, body_for in [
+        ("GET …/members (no query)", "GET", lambda i: None),
+        ("POST …/members (one new user)", "POST", lambda i: {"userIds": [f"new-{i}"]}),
+    ]:
+        lat, size = timed(method, "/api/channels/big/members", body_for, token)
+        print(
+            f"{name:<44} {statistics.median(lat) * 1000:>8.2f}ms {lat[-1] * 1000:>8.2f}ms "
+            f"{size / 1024:>9.1f}KiB"
+        )
+finally:
+    server.terminate()
+    server.wait()
