@@ -8,6 +8,8 @@ channel `big` of N members (direct SQL, one transaction, joined 1 ms apart), the
 timed calls (after 3 warm-ups) of each:
   GET  /api/channels/big/members   (no query: what a client that does not page gets)
   POST /api/channels/big/members   (one new user each time)
+  POST /api/channels/big/members   (100 new users each time)
+  GET  /api/channels/big           (the channel, with its member count)
 
 Usage: benches/member-calls.py [--bin target/release/chatsdk] [--members 100000]
 Prints the command, the machine, and per call: p50, max and the response size.
@@ -107,11 +109,20 @@ try:
             )
     print(f"channel: {args.members} members\n")
     print(f"{'call (20 after 3 warm-ups)':<44} {'p50':>10} {'max':>10} {'response':>12}")
-    for name, method, body_for in [
-        ("GET …/members (no query)", "GET", lambda i: None),
-        ("POST …/members (one new user)", "POST", lambda i: {"userIds": [f"new-{i}"]}),
+    members = "/api/channels/big/members"
+    no_body = lambda i: None  # noqa: E731
+    for name, method, path, body_for in [
+        ("GET …/members (no query)", "GET", members, no_body),
+        ("POST …/members (one new user)", "POST", members, lambda i: {"userIds": [f"new-{i}"]}),
+        (
+            "POST …/members (100 new users)",
+            "POST",
+            members,
+            lambda i: {"userIds": [f"batch-{i}-{j}" for j in range(100)]},
+        ),
+        ("GET /api/channels/big", "GET", "/api/channels/big", no_body),
     ]:
-        lat, size = timed(method, "/api/channels/big/members", body_for, token)
+        lat, size = timed(method, path, body_for, token)
         print(
             f"{name:<44} {statistics.median(lat) * 1000:>8.2f}ms {lat[-1] * 1000:>8.2f}ms "
             f"{size / 1024:>9.1f}KiB"

@@ -107,9 +107,11 @@ pub fn find(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<Option
         .optional()?)
 }
 
+/// The channel's member count: one row read, kept current by the schema's triggers on
+/// `members` (migration 5), so it is right after any insert or delete in this transaction.
 pub fn count(conn: &Connection, channel_pk: i64) -> DbResult<i64> {
     Ok(conn
-        .prepare_cached("SELECT count(*) FROM members WHERE channel_pk = ?1")?
+        .prepare_cached("SELECT member_count FROM channels WHERE pk = ?1")?
         .query_row([channel_pk], |r| r.get(0))?)
 }
 

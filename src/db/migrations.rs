@@ -9,7 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_outbox_failed.sql"),
     include_str!("migrations/0004_revocation.sql"),
-    include_str!("migrations/0005_member_pages.sql"),
+    include_str!("migrations/0005_member_lists.sql"),
 ];
 
 /// The schema version this build creates and expects (`PRAGMA user_version`).
@@ -25,4 +25,62 @@ pub fn apply(conn: &mut Connection) -> DbResult<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_of(conn: &Connection, channel_pk: i64) -> (i64, i64) {
+        conn.query_row(
+            "SELECT member_count, (SELECT count(*) FROM members WHERE channel_pk = ?1)
+             FROM channels WHERE pk = ?1",
+            [channel_pk],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    /// Migration 5 counts the members a database already has, and its triggers keep the
+    /// count through every later insert and delete, a channel's cascade included.
+    #[test]
+    fn member_counts_are_backfilled_and_kept_by_the_triggers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        // A database as a build of schema 4 left it: two channels, three members.
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0);
+             INSERT INTO users (pk, app_id, id, created_at, updated_at)
+                 VALUES (1, 'a', 'u1', 0, 0), (2, 'a', 'u2', 0, 0), (3, 'a', 'u3', 0, 0);
+             INSERT INTO channels (pk, app_id, id, kind, created_at, updated_at, activity_at)
+                 VALUES (1, 'a', 'big', 'group', 0, 0, 0), (2, 'a', 'small', 'group', 0, 0, 0);
+             INSERT INTO members (channel_pk, user_pk, role, joined_at)
+                 VALUES (1, 1, 'owner', 0), (1, 2, 'member', 0), (2, 3, 'owner', 0);",
+        )
+        .unwrap();
+
+        apply(&mut conn).unwrap();
+        assert_eq!(count_of(&conn, 1), (2, 2));
+        assert_eq!(count_of(&conn, 2), (1, 1));
+
+        // The service's own statements (db::members), a duplicate that changes nothing,
+        // and a removal.
+        let add = |channel: i64, user: i64| {
+            crate::db::members::add(&conn, channel, user, "member").unwrap()
+        };
+        assert!(add(1, 3));
+        assert!(!add(1, 3), "already a member");
+        assert_eq!(count_of(&conn, 1), (3, 3));
+        assert!(crate::db::members::remove(&conn, 1, 2).unwrap());
+        assert_eq!(count_of(&conn, 1), (2, 2));
+        assert_eq!(crate::db::members::count(&conn, 1).unwrap(), 2);
+        // Deleting a channel takes its members by cascade; the other channel's count stays.
+        conn.execute("DELETE FROM channels WHERE pk = 1", [])
+            .unwrap();
+        assert_eq!(count_of(&conn, 2), (1, 1));
+    }
 }
