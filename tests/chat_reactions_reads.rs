@@ -306,6 +306,35 @@ async fn unread_counts_others_messages_after_the_mark_and_not_your_own() {
     assert_eq!(listed["channels"][0]["unreadCount"], 1);
 }
 
+/// A reader far behind sees `unreadCount` 1000 ("1000 or more"), not the exact number,
+/// whose counting would cost a read of every message behind them.
+#[actix_web::test]
+async fn unread_counts_stop_at_1000() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let bob = token(&app, "bob").await;
+    create_channel(&app, &alice, json!({"id": "c", "members": ["bob"]})).await;
+    send(&app, &alice, "c", "1").await;
+    // 1,499 more of alice's messages, written straight into the file: the state 1,500
+    // sends leave, without their time.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+         INSERT INTO messages (id, channel_pk, seq, user_pk, text, created_at)
+             SELECT 'msg_bulk_' || i, m.channel_pk, i, m.user_pk, 'm', m.created_at
+             FROM n, messages m WHERE m.seq = 1;
+         UPDATE channels SET last_seq = 1500 WHERE id = 'c';",
+    )
+    .unwrap();
+
+    assert_eq!(unread(&app, &bob, "c").await, 1000);
+    mark_read(&app, &bob, "c", 600).await;
+    assert_eq!(unread(&app, &bob, "c").await, 900, "exact below the cap");
+    assert_eq!(unread(&app, &alice, "c").await, 0);
+}
+
 #[actix_web::test]
 async fn the_read_mark_moves_forward_only_and_stops_at_the_last_message() {
     let app = TestApp::start().await;

@@ -237,6 +237,7 @@ pub fn view(conn: &Connection, a: &Access) -> Result<ChannelView, ApiError> {
             a.channel.pk,
             me.pk,
             a.read_seq,
+            super::MAX_UNREAD_COUNT,
         )?);
     }
     if a.channel.last_seq > 0 {

@@ -31,6 +31,9 @@ pub const DEFAULT_PAGE: usize = 50;
 /// Largest channel list page.
 pub const MAX_CHANNEL_PAGE: usize = 100;
 pub const DEFAULT_CHANNEL_PAGE: usize = 30;
+/// Where `unreadCount` stops counting ("1000 or more"): a channel view reads at most
+/// this many messages, however far behind its reader is.
+pub const MAX_UNREAD_COUNT: i64 = 1000;
 /// Largest member list page.
 pub const MAX_MEMBER_PAGE: usize = 1000;
 pub const DEFAULT_MEMBER_PAGE: usize = 100;

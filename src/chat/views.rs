@@ -111,8 +111,9 @@ pub struct ChannelView {
     /// as nobody, and in events.
     #[schema(required = true)]
     pub role: Option<String>,
-    /// Messages by others after the caller's read mark; `null` where there is no caller.
-    #[schema(required = true)]
+    /// Messages by others after the caller's read mark, counted up to 1000 (1000 means
+    /// "1000 or more"); `null` where there is no caller.
+    #[schema(required = true, maximum = 1000)]
     pub unread_count: Option<i64>,
     #[schema(required = true)]
     pub last_message: Option<MessageView>,

@@ -132,19 +132,22 @@ pub fn mark_read(
         .query_row(params![channel_pk, user_pk, seq, last_seq], |r| r.get(0))?)
 }
 
-/// Messages after `read_seq` written by others and not deleted.
+/// Messages by others after `read_seq`, not deleted: counted up to `cap` and no further,
+/// so a view costs at most `cap` rows however far behind the reader is.
 pub fn unread_count(
     conn: &Connection,
     channel_pk: i64,
     user_pk: i64,
     read_seq: i64,
+    cap: i64,
 ) -> DbResult<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT count(*) FROM messages WHERE channel_pk = ?1 AND seq > ?3
-             AND (user_pk IS NULL OR user_pk != ?2) AND deleted_at IS NULL",
+            "SELECT count(*) FROM (
+                 SELECT 1 FROM messages WHERE channel_pk = ?1 AND seq > ?3
+                 AND (user_pk IS NULL OR user_pk != ?2) AND deleted_at IS NULL LIMIT ?4)",
         )?
-        .query_row(params![channel_pk, user_pk, read_seq], |r| r.get(0))?)
+        .query_row(params![channel_pk, user_pk, read_seq, cap], |r| r.get(0))?)
 }
 
 #[cfg(test)]
@@ -172,5 +175,43 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    /// The unread count is exact below the cap and stops at it above: others' messages
+    /// only, deleted ones left out.
+    #[tokio::test]
+    async fn the_unread_count_stops_at_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let counts = db
+            .write(|c| {
+                c.execute_batch(
+                    "INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0);
+                     INSERT INTO users (pk, app_id, id, created_at, updated_at)
+                         VALUES (1, 'a', 'me', 0, 0), (2, 'a', 'other', 0, 0);
+                     INSERT INTO channels (pk, app_id, id, kind, created_at, updated_at, activity_at)
+                         VALUES (1, 'a', 'c', 'group', 0, 0, 0);",
+                )?;
+                // seq 1..=30: every third is mine, every fifth is deleted.
+                for seq in 1..=30_i64 {
+                    c.execute(
+                        "INSERT INTO messages (id, channel_pk, seq, user_pk, created_at, deleted_at)
+                         VALUES (?1, 1, ?2, ?3, 0, ?4)",
+                        params![
+                            format!("m{seq}"),
+                            seq,
+                            if seq % 3 == 0 { 1 } else { 2 },
+                            (seq % 5 == 0).then_some(1)
+                        ],
+                    )?;
+                }
+                let unread = |read_seq, cap| unread_count(c, 1, 1, read_seq, cap);
+                Ok::<_, DbError>([unread(0, 1000)?, unread(20, 1000)?, unread(0, 7)?, unread(30, 7)?])
+            })
+            .await
+            .unwrap();
+        // Of 1..=30: 10 mine, 6 deleted, 2 both (15, 30): 30 - 10 - 6 + 2 = 16.
+        // Of 21..=30: mine 21, 24, 27, 30; deleted 25, 30: 10 - 4 - 2 + 1 = 5.
+        assert_eq!(counts, [16, 5, 7, 0]);
     }
 }

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Member calls on a large channel, against any `chatsdk` binary: for before/after
-comparisons with builds older than the member pages (which `cargo bench --bench
-history` cannot run, as it needs `nextCursor`).
+"""Calls whose cost could grow with the size of a channel, against any `chatsdk` binary:
+for before/after comparisons with builds older than the member pages (which `cargo
+bench --bench history` cannot run, as it needs `nextCursor`).
 
 One `chatsdk serve` (rate limits off, no Centrifugo: the events wait in the outbox), a
-channel `big` of N members (direct SQL, one transaction, joined 1 ms apart), then 20
-timed calls (after 3 warm-ups) of each:
+channel `big` of N members (joined 1 ms apart) and M messages by one of them, all unread
+by the caller (direct SQL, one transaction), then 20 timed calls (after 3 warm-ups) of
+each, as the channel's owner:
   GET  /api/channels/big/members   (no query: what a client that does not page gets)
   POST /api/channels/big/members   (one new user each time)
   POST /api/channels/big/members   (100 new users each time)
-  GET  /api/channels/big           (the channel, with its member count)
+  GET  /api/channels/big           (the channel: its member count, the caller's unread count)
+  GET  /api/channels               (the caller's channel list: the same view)
 
-Usage: benches/member-calls.py [--bin target/release/chatsdk] [--members 100000]
+Usage: benches/big-channel.py [--bin target/release/chatsdk] [--members 100000]
+                              [--messages 1000000]
 Prints the command, the machine, and per call: p50, max and the response size.
 It reports; it never fails on a slow result.
 """
@@ -30,8 +33,12 @@ import urllib.request
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", default="target/release/chatsdk")
 parser.add_argument("--members", type=int, default=100_000)
+parser.add_argument("--messages", type=int, default=1_000_000)
 args = parser.parse_args()
-print(f"command: benches/member-calls.py --bin {args.bin} --members {args.members}")
+print(
+    f"command: benches/big-channel.py --bin {args.bin} --members {args.members} "
+    f"--messages {args.messages}"
+)
 print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
 
 workdir = tempfile.mkdtemp()
@@ -107,7 +114,21 @@ try:
                 "INSERT INTO members (channel_pk, user_pk, role, joined_at) VALUES (?, ?, 'member', ?)",
                 (channel_pk, cur.lastrowid, at),
             )
-    print(f"channel: {args.members} members\n")
+        author = conn.execute("SELECT pk FROM users WHERE id = 'member-1'").fetchone()[0]
+        text = "a chat line of about the usual length, sixty-odd bytes long, here."
+        conn.executemany(
+            "INSERT INTO messages (id, channel_pk, seq, user_pk, text, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (f"msg_bench{seq:012d}", channel_pk, seq, author, text, joined_at + seq)
+                for seq in range(1, args.messages + 1)
+            ),
+        )
+        conn.execute(
+            "UPDATE channels SET last_seq = ?, activity_at = ? WHERE pk = ?",
+            (args.messages, joined_at + args.messages, channel_pk),
+        )
+    print(f"channel: {args.members} members, {args.messages} messages unread by the caller\n")
     print(f"{'call (20 after 3 warm-ups)':<44} {'p50':>10} {'max':>10} {'response':>12}")
     members = "/api/channels/big/members"
     no_body = lambda i: None  # noqa: E731
@@ -121,6 +142,7 @@ try:
             lambda i: {"userIds": [f"batch-{i}-{j}" for j in range(100)]},
         ),
         ("GET /api/channels/big", "GET", "/api/channels/big", no_body),
+        ("GET /api/channels", "GET", "/api/channels", no_body),
     ]:
         lat, size = timed(method, path, body_for, token)
         print(
