@@ -136,8 +136,8 @@ async fn run(messages: i64, reps: usize, limit: usize, members: usize) {
         started.elapsed().as_secs_f64()
     );
     http = reqwest::Client::new();
-    // The cursors of every 100-member page, read by walking the list in pages of 1,000
-    // (each is the cursor the 100-member page after it would have given too).
+    // A cursor every 1,000 members, read by walking the list in pages of 1,000: where
+    // the timed 100-member pages start.
     let walk = Instant::now();
     let mut cursors = vec![None];
     let mut cursor: Option<String> = None;

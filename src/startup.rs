@@ -197,7 +197,7 @@ impl Application {
     }
 }
 
-/// A small server for `GET /metrics` alone, on the internal address `addr`.
+/// A small server for `GET /metrics` alone (and its HEAD), on the internal address `addr`.
 fn metrics_server(addr: SocketAddr, state: web::Data<AppState>) -> Result<Server, StartupError> {
     let bind = |source| StartupError::Bind {
         addr: addr.to_string(),
@@ -208,7 +208,12 @@ fn metrics_server(addr: SocketAddr, state: web::Data<AppState>) -> Result<Server
         App::new()
             .app_data(state.clone())
             .wrap(ErrorHandlers::new().default_handler(render_framework_error))
-            .route("/metrics", web::get().to(routes::health::metrics))
+            // Through a route table (thrown away): HEAD and 405s with `Allow`, as on the API.
+            .service(
+                routes::table::RouteTable::default()
+                    .at("/metrics")
+                    .get(routes::health::metrics),
+            )
             .default_service(web::to(routes::not_found))
     })
     .workers(1)

@@ -297,6 +297,8 @@ async fn the_member_list_pages_in_join_order_each_member_once() {
     let mut expected = vec!["alice".to_string()];
     expected.extend(first.iter().chain(&second).cloned());
     assert_eq!(pages.concat(), expected, "join order, each member once");
+    // A page that ends exactly at the last member is the last: no cursor to an empty one.
+    assert_eq!(member_pages(&app, &alice, "c", Some(13)).await, [expected]);
 }
 
 #[actix_web::test]

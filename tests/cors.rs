@@ -6,10 +6,20 @@ use reqwest::Method;
 const ORIGIN: &str = "http://localhost:3000";
 
 async fn preflight(app: &TestApp, path: &str, origin: &str, headers: &str) -> reqwest::Response {
+    preflight_for(app, "POST", path, origin, headers).await
+}
+
+async fn preflight_for(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    origin: &str,
+    headers: &str,
+) -> reqwest::Response {
     app.http
         .request(Method::OPTIONS, format!("{}{path}", app.base))
         .header("Origin", origin)
-        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Method", method)
         .header("Access-Control-Request-Headers", headers)
         .send()
         .await
@@ -48,6 +58,12 @@ async fn an_allowed_origin_may_call_api_with_a_bearer_token() {
 
     assert!(res.status().is_success(), "{}", res.status());
     assert_eq!(allow_origin(&res).as_deref(), Some(ORIGIN));
+    // Every method the API answers passes a preflight, HEAD included.
+    for method in ["GET", "HEAD", "PATCH", "PUT", "DELETE"] {
+        let res = preflight_for(&app, method, "/api/me", ORIGIN, "authorization").await;
+        assert!(res.status().is_success(), "{method}: {}", res.status());
+        assert_eq!(allow_origin(&res).as_deref(), Some(ORIGIN), "{method}");
+    }
     let token = app.tokens_for("alice").await;
     let res = app
         .http

@@ -396,6 +396,22 @@ async fn with_a_metrics_address_metrics_are_served_there_and_not_on_the_public_p
         .await
         .unwrap();
     assert_error(other, 404, "not_found").await;
+    // HEAD and 405s as on the public port.
+    let head = app
+        .http
+        .head(format!("{internal}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    let post = app
+        .http
+        .post(format!("{internal}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    assert_error(post, 405, "method_not_allowed").await;
 }
 
 #[test]

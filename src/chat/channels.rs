@@ -1,6 +1,6 @@
 //! Channels: create, direct pairs, list, read, update, delete.
 
-use super::views::{ChannelView, MessageView};
+use super::views::{ChannelView, MemberView, MessageView};
 use super::{Access, Ctx, MAX_MEMBERS_PER_REQUEST, Me, Role, access, access_to, need_user_id};
 use crate::db::channels::{self as rows, ChannelRow, NewChannel};
 use crate::db::{members as member_rows, messages as message_rows, outbox, users};
@@ -98,18 +98,19 @@ pub fn direct(conn: &Connection, ctx: &Ctx, other: &str) -> Result<(ChannelView,
 }
 
 /// Adds one member and announces it on the channel and on the user's personal channel.
+/// Returns the new member, or `None` when they already were one.
 pub fn add_member(
     conn: &Connection,
     channel: &ChannelRow,
     user_pk: i64,
     role: Role,
-) -> Result<bool, ApiError> {
+) -> Result<Option<MemberView>, ApiError> {
     if !member_rows::add(conn, channel.pk, user_pk, role.as_str())? {
-        return Ok(false);
+        return Ok(None);
     }
-    let member = member_rows::find(conn, channel.pk, user_pk)?.map(super::views::MemberView::from);
+    let member = member_rows::find(conn, channel.pk, user_pk)?.map(MemberView::from);
     let data = json!({
-        "member": member,
+        "member": &member,
         "channel": ChannelView::new(channel, member_rows::count(conn, channel.pk)?),
     });
     outbox::publish(
@@ -120,7 +121,7 @@ pub fn add_member(
         channel.last_seq,
         data,
     )?;
-    Ok(true)
+    Ok(member)
 }
 
 /// Where a channel list page ends: `(activity_at, pk)` of its last channel.

@@ -60,11 +60,7 @@ pub fn add(
     let mut added = Vec::new();
     for user_id in user_ids {
         let pk = users::ensure(conn, &ctx.app_id, user_id)?;
-        if add_member(conn, &a.channel, pk, role)?
-            && let Some(member) = rows::find(conn, a.channel.pk, pk)?
-        {
-            added.push(MemberView::from(member));
-        }
+        added.extend(add_member(conn, &a.channel, pk, role)?);
     }
     Ok(added)
 }

@@ -31,8 +31,10 @@ pub const DEFAULT_PAGE: usize = 50;
 /// Largest channel list page.
 pub const MAX_CHANNEL_PAGE: usize = 100;
 pub const DEFAULT_CHANNEL_PAGE: usize = 30;
-/// Where `unreadCount` stops counting ("1000 or more"): a channel view reads at most
-/// this many messages, however far behind its reader is.
+/// Where `unreadCount` stops counting ("1000 or more"): a channel view counts at most
+/// this many messages, however far behind its reader is. (It still steps over the
+/// reader's own and deleted messages on the way; sending moves the sender's read mark,
+/// so their own are rarely there.)
 pub const MAX_UNREAD_COUNT: i64 = 1000;
 /// Largest member list page.
 pub const MAX_MEMBER_PAGE: usize = 1000;

@@ -108,11 +108,14 @@ pub fn find(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<Option
 }
 
 /// The channel's member count: one row read, kept current by the schema's triggers on
-/// `members` (migration 5), so it is right after any insert or delete in this transaction.
+/// `members` (migration 6), so it is right after any insert or delete in this transaction.
+/// 0 for a channel that is gone, as a count of its members would say.
 pub fn count(conn: &Connection, channel_pk: i64) -> DbResult<i64> {
     Ok(conn
         .prepare_cached("SELECT member_count FROM channels WHERE pk = ?1")?
-        .query_row([channel_pk], |r| r.get(0))?)
+        .query_row([channel_pk], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// Moves the read mark forward only, never past the channel's last message.
@@ -133,7 +136,8 @@ pub fn mark_read(
 }
 
 /// Messages by others after `read_seq`, not deleted: counted up to `cap` and no further,
-/// so a view costs at most `cap` rows however far behind the reader is.
+/// so a view counts at most `cap` rows however far behind the reader is (plus the
+/// reader's own and deleted messages it steps over).
 pub fn unread_count(
     conn: &Connection,
     channel_pk: i64,

@@ -9,7 +9,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_outbox_failed.sql"),
     include_str!("migrations/0004_revocation.sql"),
-    include_str!("migrations/0005_member_lists.sql"),
+    include_str!("migrations/0005_member_pages.sql"),
+    include_str!("migrations/0006_member_count.sql"),
 ];
 
 /// The schema version this build creates and expects (`PRAGMA user_version`).
@@ -41,17 +42,17 @@ mod tests {
         .unwrap()
     }
 
-    /// Migration 5 counts the members a database already has, and its triggers keep the
+    /// Migration 6 counts the members a database already has, and its triggers keep the
     /// count through every later insert and delete, a channel's cascade included.
     #[test]
     fn member_counts_are_backfilled_and_kept_by_the_triggers() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        // A database as a build of schema 4 left it: two channels, three members.
-        for sql in &MIGRATIONS[..4] {
+        // A database as a build of schema 5 left it: two channels, three members.
+        for sql in &MIGRATIONS[..5] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
         conn.execute_batch(
             "INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0);
              INSERT INTO users (pk, app_id, id, created_at, updated_at)

@@ -85,7 +85,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
     origins
         .iter()
         .fold(actix_cors::Cors::default(), |c, o| c.allowed_origin(o))
-        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        // HEAD too: every GET route answers it.
+        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"])
         .allowed_headers([
             actix_web::http::header::AUTHORIZATION,
             actix_web::http::header::CONTENT_TYPE,

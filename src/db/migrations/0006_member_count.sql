@@ -1,7 +1,3 @@
--- Member lists are paged in join order: this index serves each page by a seek, not a
--- sort of the whole channel's members.
-CREATE INDEX members_by_join ON members(channel_pk, joined_at, user_pk);
-
 -- A channel's member count, kept by triggers rather than counted per view (a count(*)
 -- walks every member: milliseconds for a channel of 100,000, paid per view and per
 -- member added). Triggers keep it right whichever build writes, so a rollback to a build
