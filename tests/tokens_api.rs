@@ -1,5 +1,6 @@
 //! `POST /tokens`: the contract a customer's backend relies on.
 
+use crate::common::chat::token;
 use crate::common::{TestApp, assert_error, jwt_claims, jwt_header};
 use serde_json::{Value, json};
 
@@ -454,10 +455,7 @@ async fn head_answers_like_get_without_a_body() {
     let head = app.http.head(url("/health")).send().await.unwrap();
     assert_eq!(head.headers()["content-type"], "application/json");
 
-    let token = app.tokens_for("alice").await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = token(&app, "alice").await;
     let res = app
         .http
         .head(url("/api/me"))
@@ -498,10 +496,7 @@ async fn wrong_methods_and_unknown_routes_get_json_errors() {
     let res = app.http.delete(url("/health")).send().await.unwrap();
     assert_eq!(res.headers()["allow"], "GET, HEAD");
     assert_error(res, 405, "method_not_allowed").await;
-    let token = app.tokens_for("alice").await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = token(&app, "alice").await;
     let res = app
         .http
         .put(url("/api/channels/general"))

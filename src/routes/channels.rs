@@ -12,7 +12,7 @@ use crate::openapi::errors::{
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
-use crate::routes::query::{ApiQuery, decode_cursor, encode_cursor, page_limit};
+use crate::routes::query::{ApiQuery, PageQuery, decode_cursor, encode_cursor, page_limit};
 use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
@@ -174,15 +174,6 @@ pub async fn direct(
     Ok(created_or_existing(created, channel))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-    #[serde(rename = "userId")]
-    _user_id: Option<String>,
-}
-
 /// A page of channels.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -216,7 +207,7 @@ pub struct ChannelPage {
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: ApiQuery<ListQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE)?;

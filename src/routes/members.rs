@@ -9,7 +9,7 @@ use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::channels::parse_user_ids;
 use crate::routes::json::ApiJson;
-use crate::routes::query::{ApiQuery, decode_cursor, encode_cursor, page_limit};
+use crate::routes::query::{ApiQuery, PageQuery, decode_cursor, encode_cursor, page_limit};
 use crate::routes::{AppState, read, write};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -23,15 +23,6 @@ pub struct MemberList {
     /// Pass as `?cursor=` for the next page; `null` on the last.
     #[schema(required = true)]
     next_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-    #[serde(rename = "userId")]
-    _user_id: Option<String>,
 }
 
 /// The members an add call added (users already in the channel are not listed).
@@ -64,7 +55,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: ApiQuery<ListQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_MEMBER_PAGE, MAX_MEMBER_PAGE)?;

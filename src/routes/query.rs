@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use base64::Engine;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::future::{Ready, ready};
 
@@ -33,6 +34,18 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             format!("query parameter `{path}`: {inner}")
         })
     })
+}
+
+/// The query of a cursor-paged list (channels, members): `limit`, `cursor`, and the
+/// acting `userId` (read by the auth middleware; named here so it is not refused as
+/// unknown).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    #[serde(rename = "userId")]
+    _user_id: Option<String>,
 }
 
 /// Checks `limit` of a page: 1..=max, default when absent.
