@@ -12,9 +12,13 @@ each, as the channel's owner:
   POST /api/channels/big/members   (100 new users each time)
   GET  /api/channels/big           (the channel: its member count, the caller's unread count)
   GET  /api/channels               (the caller's channel list: the same view)
+then, once, DELETE /api/channels/big (one unsubscribe per member goes to the outbox)
+while another client calls POST /tokens over and over (how long other writes wait),
+and last the caller joins --user-channels more channels (direct SQL), and 20 calls of
+  GET  /api/channels?limit=30      (a page of a list that is sorted by activity)
 
 Usage: benches/big-channel.py [--bin target/release/chatsdk] [--members 100000]
-                              [--messages 1000000]
+                              [--messages 1000000] [--user-channels 100000]
 Prints the command, the machine, and per call: p50, max and the response size.
 It reports; it never fails on a slow result.
 """
@@ -27,6 +31,7 @@ import sqlite3
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -34,10 +39,11 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--bin", default="target/release/chatsdk")
 parser.add_argument("--members", type=int, default=100_000)
 parser.add_argument("--messages", type=int, default=1_000_000)
+parser.add_argument("--user-channels", type=int, default=100_000)
 args = parser.parse_args()
 print(
     f"command: benches/big-channel.py --bin {args.bin} --members {args.members} "
-    f"--messages {args.messages}"
+    f"--messages {args.messages} --user-channels {args.user_channels}"
 )
 print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
 
@@ -149,6 +155,61 @@ try:
             f"{name:<44} {statistics.median(lat) * 1000:>8.2f}ms {lat[-1] * 1000:>8.2f}ms "
             f"{size / 1024:>9.1f}KiB"
         )
+
+    # The delete, while another client calls /tokens (a write) over and over: how long
+    # other writes wait while the channel and its messages go.
+    outbox = lambda: conn.execute("SELECT count(*) FROM outbox").fetchone()[0]  # noqa: E731
+    before = outbox()
+    done = threading.Event()
+    token_lat = []
+
+    def tokens_meanwhile():
+        while not done.is_set():
+            started = time.perf_counter()
+            call("POST", "/tokens", {"userId": "meanwhile"})
+            token_lat.append(time.perf_counter() - started)
+
+    other = threading.Thread(target=tokens_meanwhile)
+    other.start()
+    time.sleep(0.2)
+    started = time.perf_counter()
+    call("DELETE", "/api/channels/big", None, token)
+    answered = time.perf_counter() - started
+    while conn.execute("SELECT count(*) FROM channels WHERE pk = ?", (channel_pk,)).fetchone()[0]:
+        time.sleep(0.01)
+    gone = time.perf_counter() - started
+    time.sleep(0.2)
+    done.set()
+    other.join()
+    token_lat.sort()
+    print(
+        f"\nDELETE /api/channels/big, once: answered in {answered * 1000:.1f} ms, "
+        f"every row gone after {gone * 1000:.0f} ms ({outbox() - before} events queued)"
+    )
+    print(
+        f"  POST /tokens meanwhile, {len(token_lat)} calls: p50 "
+        f"{statistics.median(token_lat) * 1000:.2f} ms, p99 "
+        f"{token_lat[int(len(token_lat) * 0.99)] * 1000:.2f} ms, max {token_lat[-1] * 1000:.1f} ms"
+    )
+
+    reader_pk = conn.execute("SELECT pk FROM users WHERE id = 'reader'").fetchone()[0]
+    with conn:
+        for i in range(args.user_channels):
+            cur = conn.execute(
+                "INSERT INTO channels (app_id, id, kind, created_at, updated_at, activity_at)"
+                " VALUES (?, ?, 'group', ?, ?, ?)",
+                (app_id, f"more-{i}", joined_at, joined_at, joined_at + i),
+            )
+            conn.execute(
+                "INSERT INTO members (channel_pk, user_pk, role, joined_at)"
+                " VALUES (?, ?, 'member', ?)",
+                (cur.lastrowid, reader_pk, joined_at),
+            )
+    lat, size = timed("GET", "/api/channels?limit=30", no_body, token)
+    print(
+        f"the caller in {args.user_channels} channels: GET /api/channels?limit=30 "
+        f"p50 {statistics.median(lat) * 1000:.2f} ms, max {lat[-1] * 1000:.2f} ms"
+    )
 finally:
     server.terminate()
     server.wait()

@@ -3,6 +3,7 @@
 use crate::auth::tokens::{TokenIssuer, TokenSettings};
 use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
+use crate::db::purge::{self, PurgeHandle};
 use crate::db::{Db, DbError};
 use crate::error::render_framework_error;
 use crate::metrics::Metrics;
@@ -27,6 +28,8 @@ pub enum StartupError {
     Centrifugo(#[from] CentrifugoError),
     #[error("cannot start the outbox relay: {0}")]
     Relay(std::io::Error),
+    #[error("cannot start the purge of deleted channels: {0}")]
+    Purge(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -40,6 +43,7 @@ pub struct Application {
     port: u16,
     db: Db,
     relay: RelayHandle,
+    purge: PurgeHandle,
     stopping: web::Data<AtomicBool>,
     /// The `/metrics` server on `CHATSDK_METRICS_ADDR`, when set.
     metrics_server: Option<Server>,
@@ -81,6 +85,7 @@ impl Application {
                 .with_metrics(metrics.clone());
         let relay = relay::start(db.clone(), centrifugo.clone(), RELAY_LAST_PASS)
             .map_err(StartupError::Relay)?;
+        let purge = purge::start(db.clone()).map_err(StartupError::Purge)?;
         let (db_handle, relay_handle) = (db.clone(), relay.clone());
         let stopping = web::Data::new(AtomicBool::new(false));
         let stopping_handle = stopping.clone();
@@ -146,6 +151,7 @@ impl Application {
             port,
             db: db_handle,
             relay: relay_handle,
+            purge,
             stopping: stopping_handle,
             metrics_server,
         })
@@ -189,6 +195,8 @@ impl Application {
         log::info!("stopping: delivering queued events, then checkpointing the database");
         let relay = self.relay.clone();
         let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
+        let purge = self.purge.clone();
+        let _ = tokio::task::spawn_blocking(move || purge.stop()).await;
         if let Err(e) = self.db.checkpoint().await {
             log::warn!("WAL checkpoint at shutdown failed: {e}");
         }

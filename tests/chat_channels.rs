@@ -253,6 +253,97 @@ async fn only_the_owner_deletes_a_channel_and_then_it_is_gone() {
     }
 }
 
+/// A channel with more messages than one write job deletes (`PURGE_CHUNK`) is gone for
+/// every caller at once, its id free again; its messages and their reactions are then
+/// purged in the background.
+#[actix_web::test]
+async fn a_channel_with_many_messages_is_gone_at_once_and_purged_after() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let bob = token(&app, "bob").await;
+    let created = create_channel(&app, &alice, json!({"id": "big", "members": ["bob"]})).await;
+    let first = send(&app, &alice, "big", "1").await;
+    let reaction = format!(
+        "/api/channels/big/messages/{}/reactions/ok",
+        s(&first["id"])
+    );
+    expect(as_user(&app, &bob, Method::PUT, &reaction, None).await, 200).await;
+    // 2,499 more, written straight into the file: the state 2,500 sends leave.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+         INSERT INTO messages (id, channel_pk, seq, user_pk, text, created_at)
+             SELECT 'msg_bulk_' || i, m.channel_pk, i, m.user_pk, 'm', m.created_at
+             FROM n, messages m WHERE m.seq = 1;
+         UPDATE channels SET last_seq = 2500 WHERE id = 'big';",
+    )
+    .unwrap();
+    let pk: i64 = conn
+        .query_row("SELECT pk FROM channels WHERE id = 'big'", [], |r| r.get(0))
+        .unwrap();
+    const { assert!(2500 > chatsdk::db::channels::PURGE_CHUNK) };
+
+    let deleted = as_user(&app, &alice, Method::DELETE, "/api/channels/big", None).await;
+
+    assert_eq!(deleted.status(), 204);
+    for tok in [&alice, &bob] {
+        assert_error(
+            get_channel(&app, tok, "big").await,
+            404,
+            "channel_not_found",
+        )
+        .await;
+        assert!(channel_ids(&app, tok).await.is_empty());
+    }
+    // Nor does its realtime name lead to it, for the backend's key either.
+    let by_name = as_key(
+        &app,
+        Method::POST,
+        "/api/subscription-token",
+        Some(json!({"channel": created["realtimeChannel"], "userId": "alice"})),
+    )
+    .await;
+    assert_error(by_name, 404, "channel_not_found").await;
+    // The id is free again, with nothing of the old channel in it.
+    let again = create_channel(&app, &alice, json!({"id": "big"})).await;
+    assert_ne!(again["realtimeChannel"], created["realtimeChannel"]);
+    let page = expect(
+        as_user(
+            &app,
+            &alice,
+            Method::GET,
+            "/api/channels/big/messages",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(page["messages"], json!([]));
+
+    // The purge: the messages, their reactions and the row go, without another request.
+    let left = || {
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM messages WHERE channel_pk = ?1)
+                  + (SELECT count(*) FROM reactions)
+                  + (SELECT count(*) FROM channels WHERE pk = ?1)",
+            [pk],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while left() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} rows of the deleted channel left after 20 s",
+            left()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[actix_web::test]
 async fn the_channel_list_shows_newest_activity_first() {
     let app = TestApp::start().await;

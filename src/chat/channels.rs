@@ -224,7 +224,7 @@ pub fn delete(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
         outbox::unsubscribe(conn, &chat, &ctx.centrifugo_user(&m.user_id))?;
     }
     outbox::history_remove(conn, &chat)?;
-    rows::delete(conn, a.channel.pk)?;
+    rows::delete(conn, &a.channel)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_revocation.sql"),
     include_str!("migrations/0005_member_pages.sql"),
     include_str!("migrations/0006_member_count.sql"),
+    include_str!("migrations/0007_channel_purge.sql"),
 ];
 
 /// The schema version this build creates and expects (`PRAGMA user_version`).

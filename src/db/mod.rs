@@ -24,6 +24,7 @@ mod readers;
 mod writer;
 pub use migrations::SCHEMA_VERSION;
 pub mod outbox;
+pub mod purge;
 pub mod users;
 
 use readers::{Read, ReadJob, run_reader};
