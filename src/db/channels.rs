@@ -120,8 +120,8 @@ pub fn update(
 
 /// Messages one write job deletes. A channel with at most this many goes at once; one
 /// with more is purged a chunk per job, so no job holds the writer (and every other
-/// write, `/tokens` included) for long: ≈ 3.5 ms a chunk, where a million messages in
-/// one transaction took 3.5 s.
+/// write, `/tokens` included) for long: a few milliseconds a chunk, where a million
+/// messages in one transaction held it 3.4 s (BENCHMARKS.md, "Big channels").
 pub const PURGE_CHUNK: i64 = 1000;
 
 /// Deletes the channel: its members at once, and its messages (with their reactions) at
