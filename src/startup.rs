@@ -86,7 +86,7 @@ impl Application {
         let relay = relay::start(db.clone(), centrifugo.clone(), RELAY_LAST_PASS)
             .map_err(StartupError::Relay)?;
         let purge = purge::start(db.clone()).map_err(StartupError::Purge)?;
-        let (db_handle, relay_handle) = (db.clone(), relay.clone());
+        let (db_handle, relay_handle, purge_handle) = (db.clone(), relay.clone(), purge.clone());
         let stopping = web::Data::new(AtomicBool::new(false));
         let stopping_handle = stopping.clone();
         let rate_limits = web::Data::new(RateLimits::new(&config.rate_limits, metrics.clone()));
@@ -103,6 +103,7 @@ impl Application {
             }),
             centrifugo,
             relay,
+            purge,
             metrics: metrics.clone(),
         });
         let metrics_server = match config.metrics_addr {
@@ -151,7 +152,7 @@ impl Application {
             port,
             db: db_handle,
             relay: relay_handle,
-            purge,
+            purge: purge_handle,
             stopping: stopping_handle,
             metrics_server,
         })
@@ -193,10 +194,12 @@ impl Application {
             metrics_server.stop(false).await;
         }
         log::info!("stopping: delivering queued events, then checkpointing the database");
-        let relay = self.relay.clone();
-        let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
+        // The purge first: it has nothing to hand over, and its steps would queue behind
+        // (and slow) the relay's last pass. It resumes at the next start.
         let purge = self.purge.clone();
         let _ = tokio::task::spawn_blocking(move || purge.stop()).await;
+        let relay = self.relay.clone();
+        let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
         if let Err(e) = self.db.checkpoint().await {
             log::warn!("WAL checkpoint at shutdown failed: {e}");
         }

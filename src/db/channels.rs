@@ -118,10 +118,11 @@ pub fn update(
     Ok(())
 }
 
-/// Messages one write job deletes. A channel with at most this many goes at once; one
-/// with more is purged a chunk per job, so no job holds the writer (and every other
-/// write, `/tokens` included) for long: a few milliseconds a chunk, where a million
-/// messages in one transaction held it 3.4 s (BENCHMARKS.md, "Big channels").
+/// Messages one write job deletes (with their reactions, by cascade). A channel with at
+/// most this many goes at once; one with more is purged a chunk per job, so no job
+/// holds the writer (and every other write, `/tokens` included) for long: a few
+/// milliseconds a chunk, where a million messages in one transaction held it 3.4 s
+/// (BENCHMARKS.md, "Big channels").
 pub const PURGE_CHUNK: i64 = 1000;
 
 /// Deletes the channel: its members at once, and its messages (with their reactions) at
@@ -144,6 +145,13 @@ pub fn delete(conn: &Connection, channel: &ChannelRow) -> DbResult<()> {
     )?
     .execute(params![channel.pk, now_ms()])?;
     Ok(())
+}
+
+/// Whether a retired channel waits for `purge_step` (one probe of a partial index).
+pub fn any_retired(conn: &Connection) -> DbResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM channels WHERE deleted_at IS NOT NULL)")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// One step of the purge of retired channels (see `delete`): up to `chunk` messages of
@@ -210,4 +218,125 @@ pub fn list_for_user(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Db, DbError};
+
+    /// Two channels of 2,500 messages each (a reaction on the first message of each),
+    /// with two members, and one of 5 messages: as the service's own statements leave them.
+    fn fill(c: &Connection) -> rusqlite::Result<()> {
+        c.execute_batch(
+            "INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0);
+             INSERT INTO users (pk, app_id, id, created_at, updated_at)
+                 VALUES (1, 'a', 'u1', 0, 0), (2, 'a', 'u2', 0, 0);
+             INSERT INTO channels (pk, app_id, id, kind, direct_key, created_at, updated_at, activity_at, last_seq)
+                 VALUES (1, 'a', 'one', 'group', NULL, 0, 0, 0, 2500),
+                        (2, 'a', 'two', 'direct', '1:2', 0, 0, 0, 2500),
+                        (3, 'a', 'small', 'group', NULL, 0, 0, 0, 5);
+             INSERT INTO members (channel_pk, user_pk, role, joined_at)
+                 SELECT c.pk, u.pk, 'member', 0 FROM channels c, users u;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+             INSERT INTO messages (id, channel_pk, seq, user_pk, created_at)
+                 SELECT 'm' || c.pk || '-' || i, c.pk, i, 1, 0 FROM n, channels c
+                 WHERE i <= c.last_seq;
+             INSERT INTO reactions (message_pk, user_pk, emoji, created_at)
+                 SELECT pk, 2, 'ok', 0 FROM messages WHERE seq = 1;",
+        )
+    }
+
+    fn count(c: &Connection, sql: &str) -> i64 {
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// A channel of more messages than a chunk is retired at once (no lookup finds it, its
+    /// id and direct key are free, no members), then purged a chunk per step, its row
+    /// last, channels in the order they were retired (the new one with the old id is
+    /// left alone); a small channel goes at once.
+    #[tokio::test]
+    async fn a_retired_channel_is_purged_a_chunk_per_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let report = db
+            .write(|c| {
+                fill(c)?;
+                for id in ["one", "small"] {
+                    let row = find(c, "a", id)?.unwrap();
+                    delete(c, &row)?;
+                }
+                let two = find_direct(c, "a", "1:2")?.unwrap();
+                delete(c, &two)?;
+                // The small channel is gone with everything in it.
+                assert_eq!(
+                    count(c, "SELECT count(*) FROM messages WHERE channel_pk = 3"),
+                    0
+                );
+                assert_eq!(count(c, "SELECT count(*) FROM channels WHERE pk = 3"), 0);
+                // The others are retired: out of every lookup, their names free.
+                assert!(find(c, "a", "one")?.is_none());
+                assert!(find_by_pk(c, "a", 1)?.is_none());
+                assert!(find_direct(c, "a", "1:2")?.is_none());
+                assert_eq!(
+                    count(c, "SELECT count(*) FROM members WHERE channel_pk IN (1, 2)"),
+                    0
+                );
+                assert_eq!(
+                    count(
+                        c,
+                        "SELECT sum(member_count) FROM channels WHERE pk IN (1, 2)"
+                    ),
+                    0
+                );
+                assert_eq!(count(c, "SELECT count(*) FROM messages"), 5000);
+                assert!(any_retired(c)?);
+                // A new channel may take the old id and direct key at once.
+                let again = NewChannel {
+                    app_id: "a",
+                    id: "one",
+                    kind: "direct",
+                    direct_key: Some("1:2"),
+                    name: None,
+                    custom: &Map::new(),
+                    created_by: None,
+                };
+                assert_eq!(insert(c, &again)?.pk, 4);
+                // Every step: what is left of channel 1 and channel 2 (messages + row).
+                let left = |c: &Connection| {
+                    [1, 2].map(|pk| {
+                        count(
+                            c,
+                            &format!("SELECT count(*) FROM messages WHERE channel_pk = {pk}"),
+                        ) + count(c, &format!("SELECT count(*) FROM channels WHERE pk = {pk}"))
+                    })
+                };
+                let mut steps = Vec::new();
+                while purge_step(c, PURGE_CHUNK)? {
+                    steps.push(left(c));
+                }
+                Ok::<_, DbError>((
+                    steps,
+                    count(c, "SELECT count(*) FROM reactions"),
+                    any_retired(c)?,
+                ))
+            })
+            .await
+            .unwrap();
+        let (steps, reactions, retired) = report;
+        assert_eq!(
+            steps,
+            [
+                [1501, 2501],
+                [501, 2501],
+                [1, 2501],
+                [0, 2501],
+                [0, 1501],
+                [0, 501],
+                [0, 1],
+                [0, 0]
+            ]
+        );
+        assert_eq!((reactions, retired), (0, false));
+    }
 }

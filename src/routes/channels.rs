@@ -186,8 +186,8 @@ pub struct ChannelPage {
 
 /// List channels
 ///
-/// The caller's channels, most recently active first (with X-API-Key and no `userId`:
-/// all the app's channels).
+/// The caller's channels, most recently active first (with X-API-Key, the user named by
+/// `userId`, which is then required).
 #[utoipa::path(
     get,
     path = "/api/channels",
@@ -319,5 +319,7 @@ pub async fn delete(
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
     write(&state, ctx, move |c, ctx| chat::delete(c, ctx, &id)).await?;
+    // A channel with many messages was only retired: its messages go now, in the background.
+    state.purge.wake();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -39,6 +39,7 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     pub centrifugo: CentrifugoClient,
     pub relay: RelayHandle,
+    pub purge: crate::db::purge::PurgeHandle,
     pub metrics: crate::metrics::Metrics,
 }
 
