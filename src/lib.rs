@@ -25,3 +25,4 @@ pub mod secret;
 pub mod startup;
 pub mod telemetry;
 pub mod timefmt;
+pub mod worker;

@@ -5,18 +5,16 @@
 //! it (or refused it for good), and a retry carries the same `idempotency_key`, so
 //! Centrifugo drops the duplicate within its 5-minute window; clients dedupe by id beyond.
 //!
-//! Runs on its own thread and runtime, so neither request load nor a busy test thread
-//! can stall delivery. Woken after each write that queued events, and polls besides
-//! (events may come from another process).
+//! Runs on its own thread and runtime (`worker`), so neither request load nor a busy
+//! test thread can stall delivery. Woken after each write that queued events, and polls
+//! besides (events may come from another process).
 
 use crate::centrifugo::CentrifugoClient;
 use crate::db::{Db, DbError, outbox};
 use crate::ids::random_bytes;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use crate::worker::{self, Signals, Worker};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// Commands sent in one `/api/batch`.
 const BATCH_SIZE: usize = 100;
@@ -25,68 +23,21 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Handle to wake the relay after queuing events, and to stop it.
-#[derive(Clone)]
-pub struct RelayHandle {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    notify: Notify,
-    stopping: AtomicBool,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl RelayHandle {
-    pub fn wake(&self) {
-        self.shared.notify.notify_one();
-    }
-
-    /// Stops the relay after one last pass of at most `last_pass`; blocks until it ended.
-    pub fn stop(&self, last_pass: Duration) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        self.shared.notify.notify_one();
-        let thread = self
-            .shared
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(thread) = thread {
-            // The relay bounds its own last pass; this wait adds a margin, never forever.
-            let deadline = std::time::Instant::now() + last_pass + Duration::from_secs(2);
-            while !thread.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
 /// Starts the relay thread. `last_pass` bounds the final delivery attempt at stop.
-pub fn start(
-    db: Db,
-    centrifugo: CentrifugoClient,
-    last_pass: Duration,
-) -> std::io::Result<RelayHandle> {
-    let shared = Arc::new(Shared {
-        notify: Notify::new(),
-        stopping: AtomicBool::new(false),
-        thread: Mutex::new(None),
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let for_thread = shared.clone();
-    let thread = std::thread::Builder::new()
-        .name("outbox-relay".into())
-        .spawn(move || runtime.block_on(run(db, centrifugo, for_thread, last_pass)))?;
-    *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
-    Ok(RelayHandle { shared })
+pub fn start(db: Db, centrifugo: CentrifugoClient, last_pass: Duration) -> std::io::Result<Worker> {
+    worker::spawn("outbox-relay", move |signals| {
+        run(db, centrifugo, signals, last_pass)
+    })
 }
 
-async fn run(db: Db, centrifugo: CentrifugoClient, shared: Arc<Shared>, last_pass: Duration) {
+/// How long a stop waits for the relay: its last pass bounds itself, plus a margin.
+pub fn stop_wait(last_pass: Duration) -> Duration {
+    last_pass + Duration::from_secs(2)
+}
+
+async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_pass: Duration) {
     let mut backoff = MIN_BACKOFF;
-    while !shared.stopping.load(Ordering::SeqCst) {
+    while !signals.stopping() {
         let wait = match deliver_once(&db, &centrifugo).await {
             Ok(Delivered::Nothing) => {
                 backoff = MIN_BACKOFF;
@@ -101,15 +52,11 @@ async fn run(db: Db, centrifugo: CentrifugoClient, shared: Arc<Shared>, last_pas
                 // write against a struggling Centrifugo); only stopping does.
                 let wait = with_jitter(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
-                let until = tokio::time::Instant::now() + wait;
-                while tokio::time::Instant::now() < until && !shared.stopping.load(Ordering::SeqCst)
-                {
-                    let _ = tokio::time::timeout_at(until, shared.notify.notified()).await;
-                }
+                signals.wait_or_stop(wait).await;
                 continue;
             }
         };
-        let _ = tokio::time::timeout(wait, shared.notify.notified()).await;
+        signals.wait_or_wake(wait).await;
     }
     let drained = tokio::time::timeout(last_pass, async {
         while let Ok(Delivered::Some) = deliver_once(&db, &centrifugo).await {}

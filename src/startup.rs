@@ -3,14 +3,15 @@
 use crate::auth::tokens::{TokenIssuer, TokenSettings};
 use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
-use crate::db::purge::{self, PurgeHandle};
+use crate::db::purge;
 use crate::db::{Db, DbError};
 use crate::error::render_framework_error;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
-use crate::relay::{self, RelayHandle};
+use crate::relay;
 use crate::routes::{self, AppState};
 use crate::telemetry;
+use crate::worker::Worker;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
@@ -42,8 +43,8 @@ pub struct Application {
     server: Server,
     port: u16,
     db: Db,
-    relay: RelayHandle,
-    purge: PurgeHandle,
+    relay: Worker,
+    purge: Worker,
     stopping: web::Data<AtomicBool>,
     /// The `/metrics` server on `CHATSDK_METRICS_ADDR`, when set.
     metrics_server: Option<Server>,
@@ -197,9 +198,10 @@ impl Application {
         // The purge first: it has nothing to hand over, and its steps would queue behind
         // (and slow) the relay's last pass. It resumes at the next start.
         let purge = self.purge.clone();
-        let _ = tokio::task::spawn_blocking(move || purge.stop()).await;
+        let _ = tokio::task::spawn_blocking(move || purge.stop(purge::STOP_WAIT)).await;
         let relay = self.relay.clone();
-        let _ = tokio::task::spawn_blocking(move || relay.stop(RELAY_LAST_PASS)).await;
+        let _ = tokio::task::spawn_blocking(move || relay.stop(relay::stop_wait(RELAY_LAST_PASS)))
+            .await;
         if let Err(e) = self.db.checkpoint().await {
             log::warn!("WAL checkpoint at shutdown failed: {e}");
         }

@@ -24,7 +24,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::openapi;
 use crate::ratelimit;
-use crate::relay::RelayHandle;
+use crate::worker::Worker;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{HttpResponse, web};
 use rusqlite::Connection;
@@ -38,8 +38,10 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenIssuer,
     pub centrifugo: CentrifugoClient,
-    pub relay: RelayHandle,
-    pub purge: crate::db::purge::PurgeHandle,
+    /// The outbox relay (`relay::start`): woken after writes that queued events.
+    pub relay: Worker,
+    /// The purge of deleted channels (`db::purge::start`): woken after a delete.
+    pub purge: Worker,
     pub metrics: crate::metrics::Metrics,
 }
 
