@@ -4,8 +4,8 @@
 use crate::common::{
     TestApp, assert_error,
     chat::{
-        as_key, as_user, call, channel_ids, create_channel, enc, expect, get_channel, room, s,
-        send, token,
+        as_key, as_user, call, channel_ids, create_channel, enc, expect, fill_messages,
+        get_channel, room, s, send, token,
     },
 };
 use reqwest::Method;
@@ -268,20 +268,8 @@ async fn a_channel_with_many_messages_is_gone_at_once_and_purged_after() {
         s(&first["id"])
     );
     expect(as_user(&app, &bob, Method::PUT, &reaction, None).await, 200).await;
-    // 2,499 more, written straight into the file: the state 2,500 sends leave.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.execute_batch(
-        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
-         INSERT INTO messages (id, channel_pk, seq, user_pk, text, created_at)
-             SELECT 'msg_bulk_' || i, m.channel_pk, i, m.user_pk, 'm', m.created_at
-             FROM n, messages m WHERE m.seq = 1;
-         UPDATE channels SET last_seq = 2500 WHERE id = 'big';",
-    )
-    .unwrap();
-    let pk: i64 = conn
-        .query_row("SELECT pk FROM channels WHERE id = 'big'", [], |r| r.get(0))
-        .unwrap();
+    // 2,499 more.
+    let pk = fill_messages(&app, "big", 2500);
     const { assert!(2500 > chatsdk::db::channels::PURGE_CHUNK) };
 
     let deleted = as_user(&app, &alice, Method::DELETE, "/api/channels/big", None).await;
@@ -323,6 +311,7 @@ async fn a_channel_with_many_messages_is_gone_at_once_and_purged_after() {
     assert_eq!(page["messages"], json!([]));
 
     // The purge: the messages, their reactions and the row go, without another request.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
     let left = || {
         conn.query_row(
             "SELECT (SELECT count(*) FROM messages WHERE channel_pk = ?1)

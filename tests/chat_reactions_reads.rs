@@ -4,7 +4,8 @@
 use crate::common::{
     TestApp, assert_error,
     chat::{
-        as_key, as_user, ch, create_channel, enc, expect, get_channel, page, room, s, send, token,
+        as_key, as_user, ch, create_channel, enc, expect, fill_messages, get_channel, page, room,
+        s, send, token,
     },
 };
 use reqwest::Method;
@@ -315,19 +316,8 @@ async fn unread_counts_stop_at_1000() {
     let bob = token(&app, "bob").await;
     create_channel(&app, &alice, json!({"id": "c", "members": ["bob"]})).await;
     send(&app, &alice, "c", "1").await;
-    // 1,499 more of alice's messages, written straight into the file: the state 1,500
-    // sends leave, without their time.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .unwrap();
-    conn.execute_batch(
-        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
-         INSERT INTO messages (id, channel_pk, seq, user_pk, text, created_at)
-             SELECT 'msg_bulk_' || i, m.channel_pk, i, m.user_pk, 'm', m.created_at
-             FROM n, messages m WHERE m.seq = 1;
-         UPDATE channels SET last_seq = 1500 WHERE id = 'c';",
-    )
-    .unwrap();
+    // 1,499 more of alice's.
+    fill_messages(&app, "c", 1500);
 
     assert_eq!(unread(&app, &bob, "c").await, 1000);
     mark_read(&app, &bob, "c", 600).await;

@@ -228,3 +228,28 @@ pub async fn member_roles(app: &TestApp, tok: &str, channel: &str) -> Vec<(Strin
     out.sort();
     out
 }
+
+/// Copies message 1 of channel `id` into `2..=last_seq`, straight into the SQLite file:
+/// the state that many sends leave, without their time. Returns the channel's pk.
+pub fn fill_messages(app: &TestApp, id: &str, last_seq: i64) -> i64 {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let pk: i64 = conn
+        .query_row("SELECT pk FROM channels WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         INSERT INTO messages (id, channel_pk, seq, user_pk, text, created_at)
+             SELECT 'msg_bulk_' || i, m.channel_pk, i, m.user_pk, 'm', m.created_at
+             FROM n, messages m WHERE m.channel_pk = ?1 AND m.seq = 1",
+        rusqlite::params![pk, last_seq],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE channels SET last_seq = ?2 WHERE pk = ?1",
+        rusqlite::params![pk, last_seq],
+    )
+    .unwrap();
+    pk
+}
