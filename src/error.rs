@@ -33,6 +33,8 @@ pub enum ApiError {
     MessageNotFound,
     ChannelExists,
     MessageDeleted,
+    /// A new kind of reaction on a message that has `MAX_REACTION_KINDS` already.
+    TooManyReactions(usize),
     Forbidden(String),
     /// Over a rate limit; carries what the Retry-After and X-RateLimit-* headers say.
     RateLimited(crate::ratelimit::Decision),
@@ -71,6 +73,7 @@ impl ApiError {
         ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
         ("channel_exists", StatusCode::CONFLICT),
         ("message_deleted", StatusCode::CONFLICT),
+        ("too_many_reactions", StatusCode::CONFLICT),
         ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
         ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
@@ -103,6 +106,7 @@ impl ApiError {
             Self::MessageNotFound => "message_not_found",
             Self::ChannelExists => "channel_exists",
             Self::MessageDeleted => "message_deleted",
+            Self::TooManyReactions(_) => "too_many_reactions",
             Self::Forbidden(_) => "forbidden",
             Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal",
@@ -120,6 +124,9 @@ impl ApiError {
             Self::MessageNotFound => "message not found".into(),
             Self::ChannelExists => "a channel with this id already exists".into(),
             Self::MessageDeleted => "the message was deleted".into(),
+            Self::TooManyReactions(max) => format!(
+                "the message has {max} different reactions already: add one of those"
+            ),
             Self::MissingApiKey => "missing X-API-Key header: send your app's API key from your backend".into(),
             Self::InvalidApiKey => "the API key is unknown or revoked".into(),
             Self::MissingToken => "no credentials: send `Authorization: Bearer <token>` (the token from POST /tokens), or `X-API-Key` from your backend".into(),
@@ -165,7 +172,9 @@ impl ResponseError for ApiError {
             Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::ChannelNotFound | Self::MessageNotFound => StatusCode::NOT_FOUND,
-            Self::ChannelExists | Self::MessageDeleted => StatusCode::CONFLICT,
+            Self::ChannelExists | Self::MessageDeleted | Self::TooManyReactions(_) => {
+                StatusCode::CONFLICT
+            }
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -276,6 +285,7 @@ mod tests {
             MessageNotFound,
             ChannelExists,
             MessageDeleted,
+            TooManyReactions(1),
             Forbidden(String::new()),
             RateLimited(decision),
             Internal(String::new()),
@@ -287,8 +297,8 @@ mod tests {
                 | MissingToken | InvalidToken(_) | TokenExpired | TokenRevoked | NotFound(_)
                 | MethodNotAllowed | PayloadTooLarge(_) | HeadersTooLarge(_)
                 | UnsupportedMediaType | NotReady(_) | AmbiguousCredentials | ChannelNotFound
-                | MessageNotFound | ChannelExists | MessageDeleted | Forbidden(_)
-                | RateLimited(_) | Internal(_) => {}
+                | MessageNotFound | ChannelExists | MessageDeleted | TooManyReactions(_)
+                | Forbidden(_) | RateLimited(_) | Internal(_) => {}
             }
         }
         all

@@ -235,6 +235,40 @@ async fn a_reaction_with_a_space_or_over_32_characters_gets_400() {
     assert_eq!(seen.as_object().unwrap().len(), 1);
 }
 
+#[actix_web::test]
+async fn a_message_takes_20_different_reactions_and_then_only_those() {
+    let app = TestApp::start().await;
+    let r = room(&app).await;
+    let m = send(&app, &r.alice, "room", "react to me").await;
+    let put = |tok: &str, emoji: &str| {
+        let (tok, path) = (tok.to_string(), reaction_path("room", &m, emoji));
+        let app = &app;
+        async move { as_user(app, &tok, Method::PUT, &path, None).await }
+    };
+    for i in 0..20 {
+        expect(put(&r.alice, &format!("e{i}")).await, 200).await;
+    }
+
+    let res = put(&r.bob, "e20").await;
+    let message = assert_error(res, 409, "too_many_reactions").await;
+    assert!(message.contains("20"), "{message}");
+    let known = expect(put(&r.bob, "e7").await, 200).await;
+    assert_eq!(known["reactions"]["counts"].as_object().unwrap().len(), 20);
+    assert_eq!(known["reactions"]["counts"]["e7"], 2);
+
+    // A kind that goes away frees its place.
+    let path = reaction_path("room", &m, "e0");
+    expect(
+        as_user(&app, &r.alice, Method::DELETE, &path, None).await,
+        200,
+    )
+    .await;
+    let after = expect(put(&r.bob, "e20").await, 200).await;
+    let counts = after["reactions"]["counts"].as_object().unwrap();
+    assert_eq!(counts.len(), 20);
+    assert!(counts.contains_key("e20") && !counts.contains_key("e0"));
+}
+
 // ---------------------------------------------------------------------------------------
 // Read state
 // ---------------------------------------------------------------------------------------

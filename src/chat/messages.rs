@@ -1,7 +1,7 @@
 //! Messages: send, page, edit, delete; reactions; read marks; typing.
 
 use super::views::MessageView;
-use super::{Access, Ctx, Role, access};
+use super::{Access, Ctx, MAX_REACTION_KINDS, Role, access};
 use crate::db::messages::{self as rows, MessageRow, NewMessage, PageFrom};
 use crate::db::{channels as channel_rows, members as member_rows, now_ms, outbox};
 use crate::domain::patch_custom;
@@ -169,6 +169,10 @@ pub fn react(
         return Err(ApiError::MessageDeleted);
     }
     let changed = if add {
+        let (kinds, has_it) = rows::reaction_kinds(conn, row.pk, emoji)?;
+        if !has_it && kinds >= MAX_REACTION_KINDS {
+            return Err(ApiError::TooManyReactions(MAX_REACTION_KINDS));
+        }
         rows::add_reaction(conn, row.pk, me.pk, emoji, now_ms())?
     } else {
         rows::remove_reaction(conn, row.pk, me.pk, emoji)?

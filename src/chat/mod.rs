@@ -25,6 +25,11 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 pub const MAX_MEMBERS_PER_REQUEST: usize = 100;
 /// Longest reaction (an emoji, or a short name), in characters.
 pub const MAX_EMOJI_CHARS: usize = 32;
+/// Most different reactions on one message. Every reaction event and every view of the
+/// message carries all of its counts, so without a cap one member adding thousands of
+/// made-up names makes each event hundreds of KB (and Centrifugo's history of the channel
+/// hundreds of MB). 20 is what Discord allows.
+pub const MAX_REACTION_KINDS: usize = 20;
 /// Largest message page.
 pub const MAX_PAGE: usize = 200;
 pub const DEFAULT_PAGE: usize = 50;

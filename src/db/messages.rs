@@ -269,6 +269,16 @@ pub fn reactions_between(
     Ok(out)
 }
 
+/// How many different reactions the message has, and whether `emoji` is one of them.
+/// (It reads every reaction of the message, as the view that follows does anyway.)
+pub fn reaction_kinds(conn: &Connection, message_pk: i64, emoji: &str) -> DbResult<(usize, bool)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(DISTINCT emoji), ifnull(max(emoji = ?2), 0) FROM reactions WHERE message_pk = ?1",
+        )?
+        .query_row(params![message_pk, emoji], |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?)))?)
+}
+
 /// Adds a reaction; false when the user had it already.
 pub fn add_reaction(
     conn: &Connection,

@@ -183,6 +183,13 @@ error_set!(
     MESSAGE
 );
 error_set!(
+    /// `PUT /api/channels/{id}/messages/{msgId}/reactions/{emoji}`.
+    AddReactionErrors = API_AUTH,
+    CHANNEL,
+    MESSAGE,
+    &["too_many_reactions"]
+);
+error_set!(
     /// `PATCH /api/channels/{id}/messages/{msgId}`.
     MessageBodyErrors = API_AUTH,
     BODY,

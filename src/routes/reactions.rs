@@ -4,7 +4,7 @@ use crate::chat::MAX_EMOJI_CHARS;
 use crate::chat::messages as chat;
 use crate::chat::views::MessageView;
 use crate::error::ApiError;
-use crate::openapi::errors::MessageErrors;
+use crate::openapi::errors::{AddReactionErrors, MessageErrors};
 use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
 use crate::routes::auth::Caller;
 use crate::routes::{AppState, write};
@@ -40,7 +40,7 @@ async fn react(
     params(ChannelId, MessageId, Emoji, ActingUser),
     responses(
         (status = 200, description = "The message with its reactions.", body = MessageView),
-        MessageErrors,
+        AddReactionErrors,
     )
 )]
 pub async fn add_reaction(
