@@ -28,7 +28,8 @@ pub enum ApiError {
     HeadersTooLarge(usize),
     UnsupportedMediaType,
     NotReady(String),
-    AmbiguousCredentials,
+    /// Two ways in at once, or one credential header sent twice; says which.
+    AmbiguousCredentials(&'static str),
     ChannelNotFound,
     MessageNotFound,
     ChannelExists,
@@ -101,7 +102,7 @@ impl ApiError {
             Self::HeadersTooLarge(_) => "headers_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotReady(_) => "not_ready",
-            Self::AmbiguousCredentials => "ambiguous_credentials",
+            Self::AmbiguousCredentials(_) => "ambiguous_credentials",
             Self::ChannelNotFound => "channel_not_found",
             Self::MessageNotFound => "message_not_found",
             Self::ChannelExists => "channel_exists",
@@ -119,7 +120,7 @@ impl ApiError {
             | Self::InvalidRequest(m)
             | Self::NotReady(m)
             | Self::Forbidden(m) => m.clone(),
-            Self::AmbiguousCredentials => "send either `Authorization: Bearer <token>` or `X-API-Key`, not both".into(),
+            Self::AmbiguousCredentials(why) => (*why).into(),
             Self::ChannelNotFound => "channel not found".into(),
             Self::MessageNotFound => "message not found".into(),
             Self::ChannelExists => "a channel with this id already exists".into(),
@@ -170,7 +171,7 @@ impl ResponseError for ApiError {
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
+            Self::AmbiguousCredentials(_) => StatusCode::BAD_REQUEST,
             Self::ChannelNotFound | Self::MessageNotFound => StatusCode::NOT_FOUND,
             Self::ChannelExists | Self::MessageDeleted | Self::TooManyReactions(_) => {
                 StatusCode::CONFLICT
@@ -280,7 +281,7 @@ mod tests {
             HeadersTooLarge(1),
             UnsupportedMediaType,
             NotReady(String::new()),
-            AmbiguousCredentials,
+            AmbiguousCredentials(""),
             ChannelNotFound,
             MessageNotFound,
             ChannelExists,
@@ -293,12 +294,29 @@ mod tests {
         // No wildcard on purpose: a new variant stops compiling here until it is listed above.
         for e in &all {
             match e {
-                InvalidJson(_) | InvalidRequest(_) | MissingApiKey | InvalidApiKey
-                | MissingToken | InvalidToken(_) | TokenExpired | TokenRevoked | NotFound(_)
-                | MethodNotAllowed | PayloadTooLarge(_) | HeadersTooLarge(_)
-                | UnsupportedMediaType | NotReady(_) | AmbiguousCredentials | ChannelNotFound
-                | MessageNotFound | ChannelExists | MessageDeleted | TooManyReactions(_)
-                | Forbidden(_) | RateLimited(_) | Internal(_) => {}
+                InvalidJson(_)
+                | InvalidRequest(_)
+                | MissingApiKey
+                | InvalidApiKey
+                | MissingToken
+                | InvalidToken(_)
+                | TokenExpired
+                | TokenRevoked
+                | NotFound(_)
+                | MethodNotAllowed
+                | PayloadTooLarge(_)
+                | HeadersTooLarge(_)
+                | UnsupportedMediaType
+                | NotReady(_)
+                | AmbiguousCredentials(_)
+                | ChannelNotFound
+                | MessageNotFound
+                | ChannelExists
+                | MessageDeleted
+                | TooManyReactions(_)
+                | Forbidden(_)
+                | RateLimited(_)
+                | Internal(_) => {}
             }
         }
         all

@@ -43,6 +43,57 @@ async fn a_request_with_both_a_token_and_a_key_gets_400_ambiguous_credentials() 
 }
 
 #[actix_web::test]
+async fn a_credential_header_sent_twice_gets_400_ambiguous_credentials_whichever_is_valid() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let other = app.cli_json(&["app", "create", "--name", "other"])["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let twice = |name: &'static str, first: String, second: String, path: &str| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .header(name, first)
+            .header(name, second)
+            .send()
+    };
+
+    // Either order: the first one used to win, so a proxy's key could lose to the client's.
+    for (a, b) in [(&app.api_key, &other), (&other, &app.api_key)] {
+        let res = twice("X-API-Key", a.clone(), b.clone(), "/api/me?userId=alice")
+            .await
+            .unwrap();
+        let message = assert_error(res, 400, "ambiguous_credentials").await;
+        assert!(message.contains("X-API-Key"), "{message}");
+    }
+    let bearer = format!("Bearer {alice}");
+    for (a, b) in [
+        (bearer.clone(), "Bearer x".into()),
+        ("Bearer x".into(), bearer),
+    ] {
+        let res = twice("Authorization", a, b, "/api/me").await.unwrap();
+        let message = assert_error(res, 400, "ambiguous_credentials").await;
+        assert!(message.contains("Authorization"), "{message}");
+    }
+    let res = app
+        .http
+        .post(format!("{}/tokens", app.base))
+        .header("X-API-Key", &app.api_key)
+        .header("X-API-Key", &app.api_key)
+        .json(&json!({"userId": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 400, "ambiguous_credentials").await;
+    // Nothing was done on its behalf.
+    expect(
+        as_key(&app, Method::GET, "/api/me?userId=bob", None).await,
+        404,
+    )
+    .await;
+}
+
+#[actix_web::test]
 async fn a_bad_api_key_gets_401_invalid_api_key_even_with_a_bad_body() {
     let app = TestApp::start().await;
 

@@ -11,6 +11,7 @@ use crate::routes::AppState;
 use crate::secret::Secret;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use percent_encoding::percent_decode_str;
@@ -129,13 +130,15 @@ async fn resolve_caller(
     limits: &RateLimits,
     req: &ServiceRequest,
 ) -> Result<(Caller, Option<Decision>), ApiError> {
-    let has_token = req
-        .headers()
-        .contains_key(actix_web::http::header::AUTHORIZATION);
-    let key = req.headers().get("X-API-Key").cloned();
+    let has_token = credential_header(req, AUTHORIZATION.as_str())?.is_some();
+    let key = credential_header(req, API_KEY_HEADER)?.cloned();
     let query_user = read_url(req);
     Ok(match (has_token, key) {
-        (true, Some(_)) => return Err(ApiError::AmbiguousCredentials),
+        (true, Some(_)) => {
+            return Err(ApiError::AmbiguousCredentials(
+                "send either `Authorization: Bearer <token>` or `X-API-Key`, not both",
+            ));
+        }
         (false, None) => return Err(ApiError::MissingToken),
         (true, None) => {
             let claims = state.tokens.verify_rest(bearer_token(req)?)?;
@@ -204,9 +207,31 @@ fn query_user(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
+/// The header that carries an API key.
+const API_KEY_HEADER: &str = "X-API-Key";
+
+/// The one value of a credential header. Sent twice it is refused: which one counts
+/// would be a guess, and behind a proxy that adds its own the client's could win.
+fn credential_header<'r>(
+    req: &'r ServiceRequest,
+    name: &str,
+) -> Result<Option<&'r HeaderValue>, ApiError> {
+    let mut values = req.headers().get_all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::AmbiguousCredentials(
+            if name.eq_ignore_ascii_case(API_KEY_HEADER) {
+                "send `X-API-Key` once"
+            } else {
+                "send `Authorization` once"
+            },
+        ));
+    }
+    Ok(first)
+}
+
 fn bearer_token(req: &ServiceRequest) -> Result<&str, ApiError> {
-    req.headers()
-        .get(actix_web::http::header::AUTHORIZATION)
+    credential_header(req, AUTHORIZATION.as_str())?
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
@@ -236,7 +261,7 @@ impl PresentedKey {
     /// Reads the header: missing or empty is `missing_api_key`, not one of ours is
     /// `invalid_api_key` (the key format carries a checksum, so typos stop here).
     fn from_header(req: &ServiceRequest) -> Result<Self, ApiError> {
-        let presented = match req.headers().get("X-API-Key") {
+        let presented = match credential_header(req, API_KEY_HEADER)? {
             None => return Err(ApiError::MissingApiKey),
             // Our keys are ASCII; a header that is not cannot be one of them.
             Some(v) => Secret::new(v.to_str().map_err(|_| ApiError::InvalidApiKey)?),
