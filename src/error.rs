@@ -27,6 +27,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     HeadersTooLarge(usize),
     UnsupportedMediaType,
+    /// A body in a `Content-Encoding` we do not decode (the value, as sent).
+    UnsupportedEncoding(String),
     NotReady(String),
     /// Two ways in at once, or one credential header sent twice; says which.
     AmbiguousCredentials(&'static str),
@@ -100,7 +102,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::HeadersTooLarge(_) => "headers_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding(_) => "unsupported_media_type",
             Self::NotReady(_) => "not_ready",
             Self::AmbiguousCredentials(_) => "ambiguous_credentials",
             Self::ChannelNotFound => "channel_not_found",
@@ -139,6 +141,9 @@ impl ApiError {
             Self::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
             Self::HeadersTooLarge(limit) => format!("request headers exceed {limit} bytes"),
             Self::UnsupportedMediaType => "send the body as JSON with `Content-Type: application/json`".into(),
+            Self::UnsupportedEncoding(coding) => format!(
+                "`Content-Encoding: {coding}` is not supported: send the body as is, or as gzip or deflate"
+            ),
             Self::RateLimited(d) => format!(
                 "too many requests: at most {} per window; retry in {} s",
                 d.limit,
@@ -169,7 +174,9 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::AmbiguousCredentials(_) => StatusCode::BAD_REQUEST,
             Self::ChannelNotFound | Self::MessageNotFound => StatusCode::NOT_FOUND,
@@ -190,8 +197,18 @@ impl ResponseError for ApiError {
             other => log::debug!("request refused: {}", other.code()),
         }
         let mut res = error_response(self.status_code(), self.code(), &self.message());
-        if let Self::RateLimited(decision) = self {
-            crate::ratelimit::set_refusal_headers(res.headers_mut(), decision);
+        match self {
+            Self::RateLimited(decision) => {
+                crate::ratelimit::set_refusal_headers(res.headers_mut(), decision)
+            }
+            // RFC 9110 §15.5.16: a 415 for a content coding says which ones would do.
+            Self::UnsupportedEncoding(_) => {
+                res.headers_mut().insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static(crate::routes::json::ACCEPTED_ENCODINGS),
+                );
+            }
+            _ => {}
         }
         res
     }
@@ -280,6 +297,7 @@ mod tests {
             PayloadTooLarge(1),
             HeadersTooLarge(1),
             UnsupportedMediaType,
+            UnsupportedEncoding(String::new()),
             NotReady(String::new()),
             AmbiguousCredentials(""),
             ChannelNotFound,
@@ -307,6 +325,7 @@ mod tests {
                 | PayloadTooLarge(_)
                 | HeadersTooLarge(_)
                 | UnsupportedMediaType
+                | UnsupportedEncoding(_)
                 | NotReady(_)
                 | AmbiguousCredentials(_)
                 | ChannelNotFound

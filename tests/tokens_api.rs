@@ -1,7 +1,8 @@
 //! `POST /tokens`: the contract a customer's backend relies on.
 
-use crate::common::chat::token;
+use crate::common::chat::{as_key, token};
 use crate::common::{TestApp, assert_error, jwt_claims, jwt_header};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[actix_web::test]
@@ -393,6 +394,75 @@ async fn malformed_bodies_get_clear_errors() {
         .await
         .unwrap();
     assert_error(res, 400, "invalid_json").await;
+}
+
+/// `body` compressed with gzip.
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(body).unwrap();
+    e.finish().unwrap()
+}
+
+#[actix_web::test]
+async fn a_body_is_read_plain_gzip_or_deflate_and_any_other_coding_gets_415() {
+    let app = TestApp::start().await;
+    let post = |codings: &[&str], body: Vec<u8>| {
+        let mut req = app
+            .http
+            .post(format!("{}/tokens", app.base))
+            .header("X-API-Key", &app.api_key)
+            .header("Content-Type", "application/json");
+        for c in codings {
+            req = req.header("Content-Encoding", *c);
+        }
+        req.body(body).send()
+    };
+
+    let zipped = post(&["gzip"], gzip(br#"{"userId":"zipped"}"#))
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), 200);
+    let body: Value = zipped.json().await.unwrap();
+    assert_eq!(body["user"]["id"], "zipped");
+
+    // The size limit counts the decoded body: 1 MiB that packs into ~1 KiB is refused.
+    let big = format!(r#"{{"userId":"big","name":"{}"}}"#, "a".repeat(1 << 20));
+    let res = post(&["gzip"], gzip(big.as_bytes())).await.unwrap();
+    assert_error(res, 413, "payload_too_large").await;
+
+    // Undecodable: our message, not the framework's debug text.
+    let res = post(&["gzip"], b"not gzip at all".to_vec()).await.unwrap();
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(message.contains("Content-Encoding"), "{message}");
+    assert!(
+        !message.contains("Some(") && !message.contains("Custom"),
+        "{message}"
+    );
+
+    // br, zstd and unknown codings used to be read as if plain; two codings likewise.
+    let plain = br#"{"userId":"misread"}"#.to_vec();
+    for codings in [
+        &["br"][..],
+        &["zstd"],
+        &["x-foo"],
+        &["gzip, gzip"],
+        &["identity", "gzip"],
+    ] {
+        let res = post(codings, plain.clone()).await.unwrap();
+        assert_eq!(
+            res.headers()["accept-encoding"],
+            "gzip, deflate",
+            "{codings:?}"
+        );
+        let message = assert_error(res, 415, "unsupported_media_type").await;
+        assert!(
+            message.contains("Content-Encoding"),
+            "{codings:?}: {message}"
+        );
+    }
+    let res = as_key(&app, Method::GET, "/api/me?userId=misread", None).await;
+    assert_error(res, 404, "not_found").await;
 }
 
 #[actix_web::test]

@@ -20,12 +20,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_json = is_json(req);
+        let coding = content_coding(req);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = body.await.map_err(body_error)?;
+            let coded = coding?;
+            let bytes = body.await.map_err(|e| body_error(e, coded))?;
             parse(&bytes).map(ApiJson)
         })
     }
@@ -43,9 +45,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_json = is_json(req);
+        let coding = content_coding(req);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = body.await.map_err(body_error)?;
+            let coded = coding?;
+            let bytes = body.await.map_err(|e| body_error(e, coded))?;
             if bytes.is_empty() {
                 return Ok(OptionalJson(None));
             }
@@ -68,14 +72,51 @@ fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn body_error(e: actix_web::Error) -> ApiError {
-    match e.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
-        _ if e.as_response_error().status_code() == 413 => {
-            ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-        }
-        _ => ApiError::InvalidRequest(format!("could not read the request body: {e}")),
+/// The `Content-Encoding` values a body may come in (what actix decodes with our
+/// features), as the `Accept-Encoding` of a 415.
+pub const ACCEPTED_ENCODINGS: &str = "gzip, deflate";
+
+/// Whether the body comes compressed (gzip or deflate, which actix decodes before we
+/// read it; the size limit applies to the decoded body). Any other coding is refused:
+/// actix would hand it over undecoded, to be misread as JSON.
+fn content_coding(req: &HttpRequest) -> Result<bool, ApiError> {
+    let mut values = req.headers().get_all(header::CONTENT_ENCODING);
+    let Some(value) = values.next() else {
+        return Ok(false);
+    };
+    // actix decodes by the first header only, and one coding only ("gzip, gzip" is not one).
+    let text = if values.next().is_some() {
+        "(sent twice)"
+    } else {
+        value.to_str().unwrap_or("").trim()
+    };
+    if text.eq_ignore_ascii_case("identity") {
+        return Ok(false);
     }
+    if ["gzip", "deflate"]
+        .iter()
+        .any(|c| text.eq_ignore_ascii_case(c))
+    {
+        return Ok(true);
+    }
+    let shown: String = text.chars().filter(|c| !c.is_control()).take(40).collect();
+    Err(ApiError::UnsupportedEncoding(shown))
+}
+
+/// A body that could not be read. The framework's own text of these errors is Rust
+/// debug output, so the caller gets a message of ours instead.
+fn body_error(e: actix_web::Error, coded: bool) -> ApiError {
+    let message = match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => return ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+        _ if e.as_response_error().status_code() == 413 => {
+            return ApiError::PayloadTooLarge(MAX_BODY_BYTES);
+        }
+        _ if coded => "the body is not valid data of its `Content-Encoding`",
+        Some(PayloadError::Incomplete(_)) => "the body ended before its announced length",
+        _ => "could not read the request body",
+    };
+    log::debug!("request body unreadable: {e}");
+    ApiError::InvalidRequest(message.into())
 }
 
 /// Parses a JSON body into `T`, naming the field at fault.
