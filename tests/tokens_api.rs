@@ -396,6 +396,37 @@ async fn malformed_bodies_get_clear_errors() {
     assert_error(res, 400, "invalid_json").await;
 }
 
+#[actix_web::test]
+async fn a_key_repeated_inside_custom_gets_400_and_nothing_is_stored() {
+    let app = TestApp::start().await;
+    let post = |body: &'static str| {
+        app.http
+            .post(format!("{}/tokens", app.base))
+            .header("X-API-Key", &app.api_key)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    // Which "plan" counts would be a guess: a backend that checked the first one would
+    // disagree with a store that kept the last.
+    let res = post(r#"{"userId":"dup","custom":{"plan":"free","plan":"pro"}}"#)
+        .await
+        .unwrap();
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(
+        message.contains("custom") && message.contains("`plan`"),
+        "{message}"
+    );
+    let res = as_key(&app, Method::GET, "/api/me?userId=dup", None).await;
+    assert_error(res, 404, "not_found").await;
+
+    let ok = post(r#"{"userId":"dup","custom":{"a":{"plan":1},"plan":2}}"#)
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
 /// `body` compressed with gzip.
 fn gzip(body: &[u8]) -> Vec<u8> {
     use std::io::Write;

@@ -7,7 +7,9 @@ use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -139,9 +141,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ));
         }
     }
-    // The common case, a valid body, in one plain pass; only a refused body is parsed
-    // again with the field path tracked, for its error message.
+    // The common case, a valid body, in one plain pass (and the duplicate-key walk); only
+    // a refused body is parsed again with the field path tracked, for its error message.
     if let Ok(value) = serde_json::from_slice(bytes) {
+        no_duplicate_keys(bytes)?;
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -166,10 +169,163 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Refuses an object anywhere in the body that names a key twice. serde's derived
+/// structs refuse a repeated field, but a free-form object (`custom`) keeps the last
+/// value, and a customer's backend that validated the first would disagree with us on
+/// what was stored.
+fn no_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    // Every body is a derived struct, so with one `{` there is no free-form object to
+    // walk (the common `/tokens` refresh without `custom`).
+    if bytes.iter().filter(|&&b| b == b'{').nth(1).is_none() {
+        return Ok(());
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let what = strip_position(&e.into_inner().to_string());
+        ApiError::InvalidRequest(format!("`{path}`: {what}"))
+    })?;
+    Ok(())
+}
+
+/// A JSON value walked for `no_duplicate_keys`, built into nothing.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeys)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        // Keys borrowed from the body where they have no escapes; a short list is
+        // searched faster than a set is built.
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if seen.contains(&key) {
+                return Err(A::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value::<UniqueKeys>()?;
+            seen.push(key);
+            if seen.len() > 16 {
+                return walk_large_map(map, seen).map(|()| self);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The rest of a map past 16 keys, against a set.
+fn walk_large_map<'de, A: MapAccess<'de>>(
+    mut map: A,
+    seen: Vec<Cow<'de, str>>,
+) -> Result<(), A::Error> {
+    let mut seen: HashSet<Cow<'de, str>> = seen.into_iter().collect();
+    while let Some(Key(key)) = map.next_key()? {
+        if seen.contains(&key) {
+            return Err(A::Error::custom(format!("duplicate key `{key}`")));
+        }
+        map.next_value::<UniqueKeys>()?;
+        seen.insert(key);
+    }
+    Ok(())
+}
+
+/// An object key, borrowed from the body when it can be.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
 /// serde_json appends " at line L column C"; the field path says more to an API caller.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, Value};
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        custom: Map<String, Value>,
+    }
+
+    fn refused(body: &str) -> String {
+        match parse::<Body>(body.as_bytes()) {
+            Err(ApiError::InvalidRequest(m)) => m,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_key_repeated_at_any_depth_is_refused_naming_where() {
+        let m = refused(r#"{"custom":{"role":"a","role":"b"}}"#);
+        assert!(
+            m.contains("`custom`") && m.contains("duplicate key `role`"),
+            "{m}"
+        );
+        let m = refused(r#"{"custom":{"a":[{"x":1},{"y":1,"y":2}]}}"#);
+        assert!(m.contains("custom.a[1]") && m.contains("`y`"), "{m}");
+        // Escapes are read first: "\u0072ole" is "role".
+        refused(r#"{"custom":{"role":1,"\u0072ole":2}}"#);
+        // Past 16 keys, where a set takes over.
+        let many: Vec<String> = (0..20).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let m = refused(&format!(r#"{{"custom":{{{},"k3":0}}}}"#, many.join(",")));
+        assert!(m.contains("duplicate key `k3`"), "{m}");
+        let m = refused(&format!(r#"{{"custom":{{{},"k18":0}}}}"#, many.join(",")));
+        assert!(m.contains("duplicate key `k18`"), "{m}");
+        // The same key in sibling objects is fine.
+        parse::<Body>(br#"{"custom":{"a":{"k":1},"b":{"k":2},"k":[{"k":3}]}}"#).unwrap();
     }
 }
