@@ -4,7 +4,7 @@
 //! statuses with `{"code","message"}` instead of hiding inside 200 answers.
 
 use crate::metrics::Metrics;
-use crate::secret::Secret;
+use crate::secret::{Secret, ServiceUrl};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What went wrong with a call. `Display` is for operators (logs, `doctor`): it may name
+/// the URL, never its user or password; `summary` is for public answers.
 #[derive(Debug, thiserror::Error)]
 pub enum CentrifugoError {
+    /// `url` is already printable: built from a `ServiceUrl`'s `Display`.
     #[error("Centrifugo is unreachable at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error(
@@ -30,6 +33,20 @@ pub enum CentrifugoError {
     Status(u16),
     #[error("Centrifugo sent an answer we could not read: {0}")]
     Decode(String),
+}
+
+impl CentrifugoError {
+    /// What failed, without the address or Centrifugo's own words: for `/ready`, which
+    /// anyone may call. The log line (this error's `Display`) has the rest.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Unreachable { .. } => "unreachable".into(),
+            Self::Unauthorized => self.to_string(),
+            Self::Api { code, .. } => format!("Centrifugo API error {code}"),
+            Self::Status(status) => format!("Centrifugo answered HTTP {status}"),
+            Self::Decode(_) => "Centrifugo sent an answer we could not read".into(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -65,7 +82,7 @@ struct Empty {}
 #[derive(Clone)]
 pub struct CentrifugoClient {
     http: reqwest::Client,
-    base_url: String,
+    base_url: ServiceUrl,
     api_key: Secret,
     /// Where publish latency and failures are counted (a no-op registry unless given).
     metrics: Metrics,
@@ -80,19 +97,19 @@ impl std::fmt::Debug for CentrifugoClient {
 }
 
 impl CentrifugoClient {
-    pub fn new(base_url: &str, api_key: Secret) -> Result<Self, CentrifugoError> {
+    pub fn new(base_url: &ServiceUrl, api_key: Secret) -> Result<Self, CentrifugoError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| CentrifugoError::Unreachable {
-                url: base_url.into(),
-                reason: format!("cannot build HTTP client: {e}"),
+                url: base_url.to_string(),
+                reason: format!("cannot build HTTP client: {}", e.without_url()),
             })?;
         Ok(Self {
             http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url: base_url.trim_end_slashes(),
             api_key,
             metrics: Metrics::default(),
         })
@@ -180,10 +197,10 @@ impl CentrifugoClient {
         method: &str,
         request: &Req,
     ) -> Result<bytes::Bytes, CentrifugoError> {
-        let url = format!("{}/api/{method}", self.base_url);
+        let url = format!("{}/api/{method}", self.base_url.expose());
         let unreachable = |e: reqwest::Error| CentrifugoError::Unreachable {
-            url: url.clone(),
-            reason: describe_transport_error(&e),
+            url: format!("{}/api/{method}", self.base_url),
+            reason: describe_transport_error(e),
         };
         let response = self
             .http
@@ -258,17 +275,42 @@ fn reply_outcome(reply: &Value) -> Result<(), ApiFailure> {
     Ok(())
 }
 
-/// A short cause for a transport failure, without the URL (it is reported separately).
-fn describe_transport_error(e: &reqwest::Error) -> String {
+/// A short cause for a transport failure, without the URL: reqwest's would print its
+/// user and password (the caller names the URL, redacted).
+fn describe_transport_error(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
         "connection refused or host unreachable".into()
     } else {
-        let text = e.to_string();
-        match e.url() {
-            Some(url) => text.replace(url.as_str(), "<url>"),
-            None => text,
-        }
+        e.without_url().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn an_unreachable_centrifugo_is_reported_without_the_urls_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let url = ServiceUrl::new(format!("http://user:pa55word@127.0.0.1:{port}/"));
+        let client = CentrifugoClient::new(&url, Secret::new("key")).unwrap();
+
+        let e = client.info().await.unwrap_err();
+
+        let text = format!("{e} {e:?} {client:?}");
+        assert!(
+            !text.contains("pa55word") && !text.contains("user:"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("[REDACTED]@127.0.0.1:{port}/api/info")),
+            "{text}"
+        );
+        assert_eq!(e.summary(), "unreachable");
     }
 }

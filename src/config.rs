@@ -1,7 +1,7 @@
 //! Service configuration: one clap struct, every option also an env var, validated once.
 
 use crate::ratelimit::{Rate, TrustedProxies};
-use crate::secret::Secret;
+use crate::secret::{Secret, ServiceUrl};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,7 +41,7 @@ pub struct ServeArgs {
 
     /// Base URL of Centrifugo's server API (its internal port).
     #[arg(long, env = "CENTRIFUGO_URL", default_value = DEFAULT_CENTRIFUGO_URL)]
-    pub centrifugo_url: String,
+    pub centrifugo_url: ServiceUrl,
 
     /// Centrifugo's http_api.key.
     #[arg(long, env = "CENTRIFUGO_HTTP_API_KEY", hide_env_values = true)]
@@ -49,7 +49,7 @@ pub struct ServeArgs {
 
     /// The Centrifugo WebSocket URL that frontends connect to (as their users' browsers see it).
     #[arg(long, env = "CENTRIFUGO_WS_URL", default_value = DEFAULT_CENTRIFUGO_WS_URL)]
-    pub centrifugo_ws_url: String,
+    pub centrifugo_ws_url: ServiceUrl,
 
     /// Serve the browser chat demo at /demo, with its open token route for the `demo` app only.
     #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
@@ -161,10 +161,10 @@ pub struct Config {
     pub database: PathBuf,
     pub jwt_secret: Secret,
     pub centrifugo_token_secret: Secret,
-    pub centrifugo_url: String,
+    pub centrifugo_url: ServiceUrl,
     pub centrifugo_api_key: Secret,
     /// The WebSocket URL frontends use (`doctor` checks it, the demo page connects to it).
-    pub centrifugo_ws_url: String,
+    pub centrifugo_ws_url: ServiceUrl,
     /// Browser demo at /demo (see `ServeArgs::demo`).
     pub demo: bool,
     pub token_ttl: u64,
@@ -232,17 +232,15 @@ impl ServeArgs {
                 );
             }
         }
-        if !(self.centrifugo_url.starts_with("http://")
-            || self.centrifugo_url.starts_with("https://"))
-        {
+        let centrifugo_url = self.centrifugo_url.expose();
+        if !(centrifugo_url.starts_with("http://") || centrifugo_url.starts_with("https://")) {
             problems.push(format!(
                 "CENTRIFUGO_URL must start with http:// or https:// (got {:?})",
                 self.centrifugo_url
             ));
         }
-        if !(self.centrifugo_ws_url.starts_with("ws://")
-            || self.centrifugo_ws_url.starts_with("wss://"))
-        {
+        let ws_url = self.centrifugo_ws_url.expose();
+        if !(ws_url.starts_with("ws://") || ws_url.starts_with("wss://")) {
             problems.push(format!(
                 "CENTRIFUGO_WS_URL must start with ws:// or wss:// (got {:?})",
                 self.centrifugo_ws_url
@@ -334,7 +332,7 @@ impl ServeArgs {
                     database,
                     jwt_secret,
                     centrifugo_token_secret,
-                    centrifugo_url: self.centrifugo_url.trim_end_matches('/').to_string(),
+                    centrifugo_url: self.centrifugo_url.trim_end_slashes(),
                     centrifugo_api_key,
                     centrifugo_ws_url: self.centrifugo_ws_url,
                     demo: self.demo,
@@ -489,5 +487,35 @@ mod tests {
         let err = a.validate("x.db".into()).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         assert!(err.problems[0].contains("must differ"));
+    }
+
+    #[test]
+    fn a_password_in_a_centrifugo_url_stays_out_of_problems_and_debug_output() {
+        let mut a = args();
+        a.centrifugo_url = "htp://user:pa55word@c:9000".into();
+        a.centrifugo_ws_url = "wss://user:pa55word@c/connection/websocket".into();
+        let err = a.clone().validate("x.db".into()).unwrap_err();
+        assert!(
+            err.to_string().contains("CENTRIFUGO_URL must start"),
+            "{err}"
+        );
+        a.centrifugo_url = "http://user:pa55word@c:9000/".into();
+        a.jwt_secret = Some(Secret::new("0123456789abcdef0123456789abcdef"));
+        a.centrifugo_token_secret = Some(Secret::new("a".repeat(40)));
+        a.centrifugo_api_key = Some(Secret::new("k9f3b2a7d1e5c4"));
+        a.token_ttl = 60;
+        a.dev = true;
+        let config = a.clone().validate("x.db".into()).unwrap();
+
+        assert_eq!(
+            config.centrifugo_url.expose(),
+            "http://user:pa55word@c:9000"
+        );
+        for text in [err.to_string(), format!("{a:?}"), format!("{config:?}")] {
+            assert!(
+                !text.contains("pa55word") && !text.contains("user:"),
+                "{text}"
+            );
+        }
     }
 }

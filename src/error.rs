@@ -29,7 +29,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// A body in a `Content-Encoding` we do not decode (the value, as sent).
     UnsupportedEncoding(String),
-    NotReady(String),
+    /// `/ready` failed: `message` (what failed) goes to the caller, `cause` (with the
+    /// redacted address and the error) to the log.
+    NotReady {
+        message: String,
+        cause: String,
+    },
     /// Two ways in at once, or one credential header sent twice; says which.
     AmbiguousCredentials(&'static str),
     ChannelNotFound,
@@ -103,7 +108,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::HeadersTooLarge(_) => "headers_too_large",
             Self::UnsupportedMediaType | Self::UnsupportedEncoding(_) => "unsupported_media_type",
-            Self::NotReady(_) => "not_ready",
+            Self::NotReady { .. } => "not_ready",
             Self::AmbiguousCredentials(_) => "ambiguous_credentials",
             Self::ChannelNotFound => "channel_not_found",
             Self::MessageNotFound => "message_not_found",
@@ -120,7 +125,7 @@ impl ApiError {
         match self {
             Self::InvalidJson(m)
             | Self::InvalidRequest(m)
-            | Self::NotReady(m)
+            | Self::NotReady { message: m, .. }
             | Self::Forbidden(m) => m.clone(),
             Self::AmbiguousCredentials(why) => (*why).into(),
             Self::ChannelNotFound => "channel not found".into(),
@@ -177,7 +182,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType | Self::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::AmbiguousCredentials(_) => StatusCode::BAD_REQUEST,
             Self::ChannelNotFound | Self::MessageNotFound => StatusCode::NOT_FOUND,
             Self::ChannelExists | Self::MessageDeleted | Self::TooManyReactions(_) => {
@@ -193,7 +198,7 @@ impl ResponseError for ApiError {
         // The single place errors are logged: 5xx with their cause, the rest quietly.
         match self {
             Self::Internal(cause) => log::error!("internal error: {cause}"),
-            Self::NotReady(why) => log::warn!("not ready: {why}"),
+            Self::NotReady { cause, .. } => log::warn!("not ready: {cause}"),
             other => log::debug!("request refused: {}", other.code()),
         }
         let mut res = error_response(self.status_code(), self.code(), &self.message());
@@ -298,7 +303,10 @@ mod tests {
             HeadersTooLarge(1),
             UnsupportedMediaType,
             UnsupportedEncoding(String::new()),
-            NotReady(String::new()),
+            NotReady {
+                message: String::new(),
+                cause: String::new(),
+            },
             AmbiguousCredentials(""),
             ChannelNotFound,
             MessageNotFound,
@@ -326,7 +334,7 @@ mod tests {
                 | HeadersTooLarge(_)
                 | UnsupportedMediaType
                 | UnsupportedEncoding(_)
-                | NotReady(_)
+                | NotReady { .. }
                 | AmbiguousCredentials(_)
                 | ChannelNotFound
                 | MessageNotFound

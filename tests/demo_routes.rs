@@ -54,7 +54,7 @@ async fn the_page_and_its_assets_are_served_from_the_binary() {
     assert!(
         csp.contains(&format!(
             "connect-src 'self' {};",
-            app.config.centrifugo_ws_url
+            app.config.centrifugo_ws_url.expose()
         )),
         "{csp}"
     );
@@ -98,7 +98,7 @@ async fn the_demo_token_route_issues_tokens_of_the_demo_app_with_the_websocket_u
 
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["centrifugoUrl"], app.config.centrifugo_ws_url.as_str());
+    assert_eq!(body["centrifugoUrl"], app.config.centrifugo_ws_url.expose());
     assert_eq!(body["user"]["id"], "alice");
     assert_eq!(body["user"]["name"], "Alice");
     assert!(body["expiresIn"].as_u64().unwrap() > 0);

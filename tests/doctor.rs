@@ -324,6 +324,34 @@ async fn centrifugo_down_is_reported_as_not_reachable_within_seconds() {
 }
 
 #[actix_web::test]
+async fn a_password_in_the_centrifugo_urls_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let setup = Setup::new(
+        database_with_an_app(dir.path()),
+        &format!("http://user:pa55word@127.0.0.1:{port}"),
+        &format!("ws://user:pa55word@127.0.0.1:{port}/connection/websocket"),
+    );
+
+    let outcome = setup.run().await;
+
+    assert_ne!(outcome.code, Some(0), "{}", outcome.text);
+    let api = outcome.line("centrifugo api");
+    assert!(
+        api.contains(&format!(
+            "CENTRIFUGO_URL=http://[REDACTED]@127.0.0.1:{port}"
+        )),
+        "the address stays, its userinfo goes: {api}"
+    );
+    for text in [&outcome.text, &outcome.json.to_string()] {
+        assert!(
+            !text.contains("pa55word") && !text.contains("user:"),
+            "{text}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn an_invalid_configuration_lists_every_problem() {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();

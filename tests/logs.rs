@@ -350,3 +350,60 @@ async fn request_lines_can_be_turned_off_alone() {
     );
     assert!(!log.contains("chatsdk::http"), "no request line: {log}");
 }
+
+#[actix_web::test]
+async fn a_password_in_centrifugo_url_reaches_neither_ready_nor_the_log() {
+    let port = common::free_port();
+    let closed = format!("http://user:pa55word@127.0.0.1:{port}");
+    let mut served = serve(&[("CENTRIFUGO_URL", &closed)]).await;
+    let http = reqwest::Client::new();
+    let body: Value = served.post_tokens(&http).await.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    for (path, body) in [
+        ("/api/channels", json!({"id": "room"})),
+        ("/api/channels/room/messages", json!({"text": "hi"})),
+    ] {
+        let res = http
+            .post(format!("{}{path}", served.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{path}");
+    }
+
+    let res = http
+        .get(format!("{}/ready", served.base))
+        .send()
+        .await
+        .unwrap();
+
+    let message = assert_error(res, 503, "not_ready").await;
+    assert_eq!(message, "centrifugo: unreachable");
+    // The relay's failed /api/batch is a warning, written at once.
+    let redacted = format!("http://[REDACTED]@127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&served.log_path)
+        .unwrap()
+        .contains(&format!("{redacted}/api/batch"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay logs its failure"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    common::stop_gracefully(&mut served.child).await;
+    let log = std::fs::read_to_string(&served.log_path).unwrap();
+    assert!(
+        log.contains(&format!(
+            "not ready: centrifugo: Centrifugo is unreachable at {redacted}/api/info"
+        )),
+        "operators still get the address: {log}"
+    );
+    assert!(
+        !log.contains("pa55word") && !log.contains("user:"),
+        "the URL's userinfo reached the log: {log}"
+    );
+}

@@ -2,12 +2,12 @@
 
 use super::{Check, START_CENTRIFUGO, Status};
 use crate::centrifugo::{CentrifugoClient, CentrifugoError};
-use crate::secret::Secret;
+use crate::secret::{Secret, ServiceUrl};
 
 const API: &str = "centrifugo api";
 
 /// `/api/info` with our API key; reports Centrifugo's version.
-pub async fn check_api(url: &str, api_key: Option<Secret>) -> Check {
+pub async fn check_api(url: &ServiceUrl, api_key: Option<Secret>) -> Check {
     let Some(api_key) = api_key else {
         return Check::new(API, Status::Skipped, "CENTRIFUGO_HTTP_API_KEY is not set");
     };

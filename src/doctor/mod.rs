@@ -140,8 +140,7 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
     let mut checks = vec![configuration(&args, &database)];
     checks.push(database::check(database).await);
     let api_key = args.centrifugo_api_key.clone().filter(|k| !k.is_empty());
-    checks
-        .push(centrifugo_api::check_api(args.centrifugo_url.trim_end_matches('/'), api_key).await);
+    checks.push(centrifugo_api::check_api(&args.centrifugo_url.trim_end_slashes(), api_key).await);
     let ws_ttl = args
         .ws_token_ttl_or_default()
         // An invalid TTL is reported by `configuration`; the probe still needs a sane one.
@@ -155,7 +154,7 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
     checks.push(websocket::client_url(&args.centrifugo_ws_url, args.addr));
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),
-        ws_url: args.centrifugo_ws_url,
+        ws_url: args.centrifugo_ws_url.to_string(),
         checks,
     }
 }

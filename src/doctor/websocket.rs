@@ -3,7 +3,7 @@
 
 use super::{Check, START_CENTRIFUGO, Status};
 use crate::auth::tokens::{CLOCK_LEEWAY_SECS, TokenIssuer, TokenSettings, WsInfo};
-use crate::secret::Secret;
+use crate::secret::{Secret, ServiceUrl};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -29,7 +29,7 @@ const PROBE_USER_PK: i64 = 0;
 
 /// Connects to `ws_url` with a wsToken signed exactly like `POST /tokens` signs one, for
 /// a synthetic user; nothing is written to the database.
-pub async fn check_websocket(ws_url: &str, secret: Option<Secret>, ws_ttl: u64) -> Check {
+pub async fn check_websocket(ws_url: &ServiceUrl, secret: Option<Secret>, ws_ttl: u64) -> Check {
     let Some(secret) = secret else {
         return Check::new(
             WEBSOCKET,
@@ -41,7 +41,7 @@ pub async fn check_websocket(ws_url: &str, secret: Option<Secret>, ws_ttl: u64) 
         Ok(t) => t,
         Err(e) => return Check::fail(WEBSOCKET, e, "report this bug"),
     };
-    match connect(ws_url, &token).await {
+    match connect(ws_url.expose(), &token).await {
         Ok(client) => Check::ok(
             WEBSOCKET,
             format!(
@@ -155,7 +155,7 @@ async fn handshake(ws_url: &str, origin: Option<&str>) -> Result<WsStream, Refus
 
 /// Whether Centrifugo lets browsers at `origins` (CHATSDK_CORS_ORIGINS) open a WebSocket:
 /// it answers 403 to an `Origin` missing from its client.allowed_origins.
-pub async fn check_origins(ws_url: &str, origins: &[String]) -> Option<Check> {
+pub async fn check_origins(ws_url: &ServiceUrl, origins: &[String]) -> Option<Check> {
     let origins: Vec<&str> = origins
         .iter()
         .map(|o| o.trim())
@@ -166,7 +166,7 @@ pub async fn check_origins(ws_url: &str, origins: &[String]) -> Option<Check> {
     }
     let (mut allowed, mut refused) = (Vec::new(), Vec::new());
     for origin in &origins {
-        match handshake(ws_url, Some(origin)).await {
+        match handshake(ws_url.expose(), Some(origin)).await {
             Ok(mut ws) => {
                 let _ = ws.close(None).await;
                 allowed.push(*origin);
@@ -226,7 +226,7 @@ fn closed(frame: Option<CloseFrame>) -> Refusal {
 }
 
 impl Refusal {
-    fn into_check(self, url: &str) -> Check {
+    fn into_check(self, url: &ServiceUrl) -> Check {
         match self {
             Refusal::Refused => Check::fail(
                 WEBSOCKET,
@@ -288,7 +288,11 @@ impl Refusal {
             ),
             Refusal::Other(reason) => Check::fail(
                 WEBSOCKET,
-                format!("cannot connect to CENTRIFUGO_WS_URL={url}: {reason}"),
+                // The WebSocket library's errors may quote the URL, userinfo included.
+                format!(
+                    "cannot connect to CENTRIFUGO_WS_URL={url}: {}",
+                    url.scrub(&reason)
+                ),
                 "CENTRIFUGO_WS_URL must be Centrifugo's WebSocket endpoint, e.g. ws://localhost:8000/connection/websocket",
             ),
         }
@@ -296,8 +300,9 @@ impl Refusal {
 }
 
 /// The URL frontends get, with a hint when other machines could not reach it.
-pub fn client_url(ws_url: &str, addr: SocketAddr) -> Check {
+pub fn client_url(ws_url: &ServiceUrl, addr: SocketAddr) -> Check {
     let host = ws_url
+        .expose()
         .parse::<Uri>()
         .ok()
         .and_then(|u| u.host().map(str::to_string));

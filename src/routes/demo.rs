@@ -49,8 +49,9 @@ impl Demo {
             log::info!("created the `{DEMO_APP_ID}` app for the browser demo");
         }
         Ok(Demo {
-            centrifugo_ws_url: config.centrifugo_ws_url.clone(),
-            content_security_policy: content_security_policy(&config.centrifugo_ws_url),
+            // The URL browsers connect to, so the page gets it whole.
+            centrifugo_ws_url: config.centrifugo_ws_url.expose().to_string(),
+            content_security_policy: content_security_policy(config.centrifugo_ws_url.expose()),
         })
     }
 }

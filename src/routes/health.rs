@@ -30,7 +30,8 @@ pub async fn health() -> HttpResponse {
 
 /// Readiness
 ///
-/// 200 when SQLite is usable and Centrifugo's API answers with our key; 503 naming what failed.
+/// 200 when SQLite is usable and Centrifugo's API answers with our key; 503 naming what
+/// failed (the log line has the cause).
 #[utoipa::path(
     get,
     path = "/ready",
@@ -48,23 +49,37 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         }),
     )
     .await;
+    // Each failure as (public message, cause for the log): `/ready` is public, so its
+    // body names what failed but no address, path or driver message.
     let database = match database {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("database: {e}")),
-        Err(_) => Err("database: timed out".to_string()),
+        Ok(Err(e)) => Err(("database: failed".to_string(), format!("database: {e}"))),
+        Err(_) => Err((
+            "database: timed out".to_string(),
+            "database: timed out".to_string(),
+        )),
     };
     let centrifugo = match tokio::time::timeout(READY_TIMEOUT, state.centrifugo.info()).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("centrifugo: {e}")),
-        Err(_) => Err("centrifugo: timed out".to_string()),
+        Ok(Err(e)) => Err((
+            format!("centrifugo: {}", e.summary()),
+            format!("centrifugo: {e}"),
+        )),
+        Err(_) => Err((
+            "centrifugo: timed out".to_string(),
+            "centrifugo: timed out".to_string(),
+        )),
     };
     let backlog = outbox_backlog(&state).await;
-    let failures: Vec<String> = [&database, &centrifugo]
+    let (public, causes): (Vec<String>, Vec<String>) = [database, centrifugo]
         .into_iter()
-        .filter_map(|r| r.clone().err())
-        .collect();
-    if !failures.is_empty() {
-        return Err(ApiError::NotReady(failures.join("; ")));
+        .filter_map(Result::err)
+        .unzip();
+    if !public.is_empty() {
+        return Err(ApiError::NotReady {
+            message: public.join("; "),
+            cause: causes.join("; "),
+        });
     }
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",

@@ -159,7 +159,9 @@ async fn a_flaky_centrifugo_api_never_blocks_a_send_and_each_event_arrives_once(
     let proxy_url = format!("http://{}", listener.local_addr().unwrap());
     let mut upstream = String::new();
     let app = TestApp::start_with(|a| {
-        upstream = std::mem::replace(&mut a.centrifugo_url, proxy_url);
+        upstream = std::mem::replace(&mut a.centrifugo_url, proxy_url.into())
+            .expose()
+            .to_string();
     })
     .await;
     let proxy = FaultyProxy::start(listener, upstream);
