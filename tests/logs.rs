@@ -407,3 +407,54 @@ async fn a_password_in_centrifugo_url_reaches_neither_ready_nor_the_log() {
         "the URL's userinfo reached the log: {log}"
     );
 }
+
+/// Sends `head` as is (reqwest refuses such requests) and returns the status answered.
+async fn raw_status(base: &str, head: String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    // The server may answer and close before reading all of it.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut answer = vec![0; 64];
+    let n = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer:?}"))
+}
+
+#[actix_web::test]
+async fn an_oversized_uri_or_head_from_anyone_writes_no_error_line() {
+    let mut served = serve(&[]).await;
+
+    // Over the `http` crate's URI limit (64 KiB), and over actix-http's head buffer (128 KiB).
+    let long_uri = raw_status(
+        &served.base,
+        format!(
+            "GET /health?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(70_000)
+        ),
+    )
+    .await;
+    let huge_head = raw_status(
+        &served.base,
+        format!(
+            "GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+            "a".repeat(140_000)
+        ),
+    )
+    .await;
+    common::stop_gracefully(&mut served.child).await;
+
+    assert_eq!(long_uri, 400);
+    assert_eq!(huge_head, 431);
+    let log = std::fs::read_to_string(&served.log_path).unwrap();
+    assert!(
+        !log.contains("ERROR") && !log.contains("actix_http"),
+        "a client's bad request is not our error: {log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+}

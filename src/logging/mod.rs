@@ -17,6 +17,13 @@ use sink::Sink;
 /// The sink of the installed logger, for `buffer_while_serving`.
 static SINK: OnceLock<Sink> = OnceLock::new();
 
+/// actix-http's HTTP/1 connection handler. It logs at ERROR each request it cannot parse
+/// (a URI or headers over its limits, a malformed head) and each broken connection, and
+/// answers the client itself (400, 431): anyone without credentials could fill the error
+/// log with them. They are the client's errors, so its warnings and errors become debug
+/// lines (`RUST_LOG=debug` shows them). Such requests never reach our request log line.
+const CLIENT_ERRORS_TARGET: &str = "actix_http::h1::dispatcher";
+
 /// The environment variable that picks the format: `text` (default) or `json`.
 pub const LOG_FORMAT_ENV: &str = "CHATSDK_LOG_FORMAT";
 
@@ -104,6 +111,9 @@ impl log::Log for Logger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        if record.target() == CLIENT_ERRORS_TARGET && record.level() < log::Level::Debug {
+            return self.log(&record.to_builder().level(log::Level::Debug).build());
+        }
         // env_logger applies its filter itself; a filtered-out warning drains nothing new.
         self.inner.log(record);
         if record.level() <= log::Level::Warn {
@@ -221,5 +231,49 @@ mod tests {
         record(Level::Debug, "filtered out", |r| logger.log(r));
         logger.flush();
         assert!(!out.text().contains("filtered out"), "{}", out.text());
+    }
+
+    #[test]
+    fn the_http1_dispatchers_errors_are_debug_lines() {
+        let error = |logger: &Logger| {
+            logger.log(
+                &Record::builder()
+                    .level(Level::Error)
+                    .target(CLIENT_ERRORS_TARGET)
+                    .args(format_args!(
+                        "stream error: request parse error: invalid URI"
+                    ))
+                    .build(),
+            );
+            logger.flush();
+        };
+        let logger_at = |level| {
+            let out = Captured::default();
+            let sink = Sink::new(Box::new(out.clone()), std::time::Duration::from_secs(600));
+            let mut builder = env_logger::Builder::new();
+            builder.filter_level(level);
+            (Logger::new(builder, false, sink), out)
+        };
+
+        let (at_info, info_out) = logger_at(log::LevelFilter::Info);
+        error(&at_info);
+        let (at_debug, debug_out) = logger_at(log::LevelFilter::Debug);
+        error(&at_debug);
+
+        assert_eq!(
+            info_out.text(),
+            "",
+            "no ERROR line for a client's bad request"
+        );
+        let line = debug_out.text();
+        assert!(
+            line.contains("DEBUG") && line.contains("invalid URI"),
+            "{line}"
+        );
+        record(Level::Error, "our own errors stay errors", |r| {
+            at_info.log(r)
+        });
+        at_info.flush();
+        assert!(info_out.text().contains("ERROR"), "{}", info_out.text());
     }
 }
