@@ -28,16 +28,22 @@ pub struct CentrifugoOptions {
     pub workdir: PathBuf,
     /// Where its log goes; inherited when `None`.
     pub log_file: Option<PathBuf>,
-    /// Browser origins it accepts, space-separated (`CENTRIFUGO_CLIENT_ALLOWED_ORIGINS`);
-    /// `None` keeps the config file's.
+    /// Browser origins to accept, space-separated, beside those it already would (see
+    /// `inherited_origins`); `None` leaves those alone.
     pub allowed_origins: Option<String>,
 }
+
+/// Centrifugo's variable for `client.allowed_origins`: space-separated, and when set it
+/// replaces the config file's list.
+pub const ALLOWED_ORIGINS_VAR: &str = "CENTRIFUGO_CLIENT_ALLOWED_ORIGINS";
 
 /// A running Centrifugo; killed when dropped.
 pub struct CentrifugoProcess {
     child: Child,
     pub internal_url: String,
     pub ws_url: String,
+    /// The browser origins it accepts (an empty list: none).
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +84,13 @@ impl CentrifugoProcess {
         .current_dir(&opts.workdir)
         .stdin(Stdio::null())
         .kill_on_drop(true);
-        if let Some(origins) = &opts.allowed_origins {
-            cmd.env("CENTRIFUGO_CLIENT_ALLOWED_ORIGINS", origins);
+        let env = std::env::var(ALLOWED_ORIGINS_VAR).ok();
+        let mut allowed_origins = inherited_origins(env.as_deref(), &opts.config);
+        if let Some(extra) = &opts.allowed_origins {
+            // Setting the variable replaces what the user set there or in the file, so
+            // the child gets the union (a user's own frontend and `dev --demo`'s page).
+            allowed_origins = merge_origins(allowed_origins, extra);
+            cmd.env(ALLOWED_ORIGINS_VAR, allowed_origins.join(" "));
         }
         match &opts.log_file {
             Some(path) => {
@@ -115,6 +126,7 @@ impl CentrifugoProcess {
             child,
             internal_url: format!("http://{host}:{internal}"),
             ws_url: format!("ws://{host}:{port}/connection/websocket"),
+            allowed_origins,
         };
         process.wait_healthy(Duration::from_secs(20)).await?;
         Ok(process)
@@ -152,10 +164,7 @@ impl CentrifugoProcess {
 /// The WebSocket and internal ports a Centrifugo config file sets (Centrifugo's defaults
 /// when absent: 8000, and the internal port falls back to the main one).
 pub fn config_ports(config: &Path) -> (u16, u16) {
-    let json: serde_json::Value = std::fs::read(config)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let json = read_config(config);
     let read = |key: &str| match &json["http_server"][key] {
         serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
         serde_json::Value::String(s) => s.parse().ok(),
@@ -163,6 +172,37 @@ pub fn config_ports(config: &Path) -> (u16, u16) {
     };
     let port = read("port").unwrap_or(8000);
     (port, read("internal_port").unwrap_or(port))
+}
+
+/// The origins Centrifugo accepts from its environment and config: the variable's when it
+/// is set (`env`, its value), else the config file's `client.allowed_origins`.
+pub fn inherited_origins(env: Option<&str>, config: &Path) -> Vec<String> {
+    // A blank variable counts as unset: a merge then keeps the file's list, the side that
+    // refuses no page the user meant to allow.
+    if let Some(value) = env.filter(|v| !v.trim().is_empty()) {
+        return merge_origins(Vec::new(), value);
+    }
+    let listed = read_config(config)["client"]["allowed_origins"].clone();
+    let listed: Vec<String> = serde_json::from_value(listed).unwrap_or_default();
+    merge_origins(Vec::new(), &listed.join(" "))
+}
+
+/// `first`, then each space-separated origin of `more` it does not hold yet.
+pub fn merge_origins(mut first: Vec<String>, more: &str) -> Vec<String> {
+    for origin in more.split_whitespace() {
+        if !first.iter().any(|o| o == origin) {
+            first.push(origin.to_string());
+        }
+    }
+    first
+}
+
+/// The config file as JSON (`null` when unreadable: Centrifugo itself reports that).
+fn read_config(config: &Path) -> serde_json::Value {
+    std::fs::read(config)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 /// Finds a Centrifugo binary: `CENTRIFUGO_BIN`, then `PATH`, then ChatSDK's cache.
@@ -226,4 +266,53 @@ pub fn install() -> Result<PathBuf, CentrifugoProcessError> {
         )));
     }
     Ok(dir.join("centrifugo"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn merged_origins_keep_the_users_first_and_drop_duplicates() {
+        let user = strings(&["http://localhost:3000", "http://localhost:8080"]);
+
+        let merged = merge_origins(user, " http://localhost:8080  http://127.0.0.1:8080 ");
+
+        assert_eq!(
+            merged,
+            strings(&[
+                "http://localhost:3000",
+                "http://localhost:8080",
+                "http://127.0.0.1:8080"
+            ])
+        );
+    }
+
+    #[test]
+    fn the_variable_wins_over_the_config_file_and_a_blank_one_is_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        std::fs::write(
+            &config,
+            r#"{"client":{"allowed_origins":["https://app.example","https://app.example"]}}"#,
+        )
+        .unwrap();
+
+        assert_eq!(
+            inherited_origins(Some("http://localhost:3000 http://a.test"), &config),
+            strings(&["http://localhost:3000", "http://a.test"])
+        );
+        for unset in [None, Some(""), Some("  ")] {
+            assert_eq!(
+                inherited_origins(unset, &config),
+                strings(&["https://app.example"]),
+                "{unset:?}"
+            );
+        }
+        assert!(inherited_origins(None, &dir.path().join("missing.json")).is_empty());
+    }
 }

@@ -108,6 +108,7 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         env = dir.join("dev.env").display(),
         key = key.expose(),
     );
+    println!("{}", origins_line(&centrifugo.allowed_origins));
     if args.demo {
         println!(
             "Browser demo (dev only): http://{}/demo  (open it in two windows)\n",
@@ -125,6 +126,19 @@ fn browser_host(addr: SocketAddr) -> String {
         format!("localhost:{}", addr.port())
     } else {
         addr.to_string()
+    }
+}
+
+/// Which browser pages Centrifugo lets in: with `--demo`, the user's origins and the demo's
+/// together, so the user sees theirs were kept.
+fn origins_line(origins: &[String]) -> String {
+    if origins.is_empty() {
+        "Browser origins: none (a page elsewhere needs CENTRIFUGO_CLIENT_ALLOWED_ORIGINS, space-separated)\n".into()
+    } else {
+        format!(
+            "Browser origins Centrifugo accepts: {}\n",
+            origins.join(" ")
+        )
     }
 }
 

@@ -26,6 +26,7 @@ mod chat_typing_subscriptions;
 mod cli;
 mod cors;
 mod demo_routes;
+mod dev;
 mod doctor;
 mod examples;
 mod health;

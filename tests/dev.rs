@@ -1,0 +1,189 @@
+//! `chatsdk dev` end to end: the real binary and a real Centrifugo, run from a copy of the
+//! checked-in config on free ports (the file's 8000/9000 may be taken), all in a temp folder.
+
+use crate::common;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+
+const USER_ORIGIN: &str = "http://localhost:3000";
+
+/// A `chatsdk dev` to run: its folder, a Centrifugo config on free ports and its address.
+struct DevSetup {
+    tmp: TempDir,
+    config: PathBuf,
+    addr: String,
+    ws_url: String,
+}
+
+impl DevSetup {
+    fn new() -> DevSetup {
+        let tmp = tempfile::tempdir().unwrap();
+        let (port, internal_port) = (common::free_port(), common::free_port());
+        let mut config: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(common::repo_path("centrifugo/config.json")).unwrap(),
+        )
+        .unwrap();
+        config["http_server"]["port"] = port.into();
+        config["http_server"]["internal_port"] = internal_port.into();
+        let path = tmp.path().join("config.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        DevSetup {
+            config: path,
+            addr: format!("127.0.0.1:{}", common::free_port()),
+            ws_url: format!("ws://127.0.0.1:{port}/connection/websocket"),
+            tmp,
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("dev")
+    }
+
+    /// `chatsdk <global…> dev <extra…>` with a clean environment but for `env`.
+    fn command(
+        &self,
+        global: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"));
+        cmd.args(global)
+            .arg("dev")
+            .arg("--dir")
+            .arg(self.dir())
+            .arg("--centrifugo-config")
+            .arg(&self.config)
+            .args(["--addr", &self.addr])
+            .args(extra);
+        for var in [
+            "CHATSDK_DATABASE",
+            "CHATSDK_DEMO",
+            "CHATSDK_ADDR",
+            "CENTRIFUGO_CLIENT_ALLOWED_ORIGINS",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied())
+            .env("CENTRIFUGO_BIN", common::centrifugo_binary())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(self.tmp.path().join("dev-stderr.log")).unwrap());
+        cmd
+    }
+
+    /// Starts `chatsdk dev` and reads its stdout until `ready` says it is up.
+    async fn start(
+        &self,
+        global: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+        ready: impl Fn(&str) -> bool,
+    ) -> (RunningDev, String) {
+        let mut child = self.command(global, extra, env).spawn().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut dev = RunningDev { child, stdout };
+        let mut printed = String::new();
+        let read = async {
+            while let Some(line) = dev.stdout.next_line().await.unwrap() {
+                printed.push_str(&line);
+                printed.push('\n');
+                if ready(&printed) {
+                    return Ok(());
+                }
+            }
+            Err(())
+        };
+        let up = tokio::time::timeout(Duration::from_secs(60), read).await;
+        if up != Ok(Ok(())) {
+            let log = std::fs::read_to_string(self.tmp.path().join("dev-stderr.log"));
+            panic!("chatsdk dev not up within 60 s ({up:?}): {printed}\n{log:?}");
+        }
+        (dev, printed)
+    }
+}
+
+/// A running `chatsdk dev`; SIGTERM when dropped, so it stops its Centrifugo too (a kill -9
+/// would leave that running).
+struct RunningDev {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl RunningDev {
+    /// Stops it as Ctrl-C would and returns what it printed on stdout after being up.
+    async fn stop(mut self) -> String {
+        common::stop_gracefully(&mut self.child).await;
+        let mut rest = String::new();
+        while let Some(line) = self.stdout.next_line().await.unwrap() {
+            rest.push_str(&line);
+        }
+        rest
+    }
+}
+
+impl Drop for RunningDev {
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else { return };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        for _ in 0..100 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The HTTP status Centrifugo answers a browser's WebSocket upgrade from `origin` with.
+async fn upgrade_status(ws_url: &str, origin: &str) -> u16 {
+    let mut request = ws_url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", origin.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("WebSocket upgrade at {ws_url} failed: {e}"),
+    }
+}
+
+#[actix_web::test]
+async fn dev_demo_keeps_the_users_allowed_origins_beside_the_demos_own() {
+    let setup = DevSetup::new();
+    let port = setup.addr.rsplit(':').next().unwrap().to_string();
+    let demo_origin = format!("http://localhost:{port}");
+    let users = format!("{USER_ORIGIN} {demo_origin}");
+
+    let (dev, printed) = setup
+        .start(
+            &[],
+            &["--demo"],
+            &[("CENTRIFUGO_CLIENT_ALLOWED_ORIGINS", &users)],
+            |out| out.contains("Browser demo"),
+        )
+        .await;
+
+    for origin in [
+        USER_ORIGIN,
+        &demo_origin,
+        &format!("http://127.0.0.1:{port}"),
+    ] {
+        assert_eq!(upgrade_status(&setup.ws_url, origin).await, 101, "{origin}");
+    }
+    assert_eq!(
+        upgrade_status(&setup.ws_url, "http://elsewhere.test").await,
+        403
+    );
+    let accepted = format!(
+        "Browser origins Centrifugo accepts: {USER_ORIGIN} {demo_origin} http://127.0.0.1:{port}\n"
+    );
+    assert!(printed.contains(&accepted), "{printed}");
+    dev.stop().await;
+}
