@@ -21,14 +21,10 @@ use std::time::Duration;
     about = "Token service for chat apps on Centrifugo"
 )]
 pub struct Cli {
-    /// SQLite database file.
-    #[arg(
-        long,
-        env = "CHATSDK_DATABASE",
-        default_value = "chatsdk.db",
-        global = true
-    )]
-    pub database: PathBuf,
+    /// SQLite database file [default: chatsdk.db; for `dev`, chatsdk.db in its --dir].
+    // No clap default: `dev` must tell a path the user gave from the default.
+    #[arg(long, env = "CHATSDK_DATABASE", global = true)]
+    pub database: Option<PathBuf>,
 
     /// Print one JSON object instead of human-readable text.
     #[arg(long, global = true)]
@@ -37,6 +33,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The database of every command but `dev` when the user names none.
+pub const DEFAULT_DATABASE: &str = "chatsdk.db";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

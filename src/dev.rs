@@ -4,16 +4,18 @@
 
 use crate::auth::api_key::{self, ApiKeyHash};
 use crate::centrifugo_process::{self, CentrifugoOptions, CentrifugoProcess};
+use crate::cli::{CliError, Output};
 use crate::config::{DEFAULT_ADDR, ServeArgs};
 use crate::db::{Db, apps, keys};
 use crate::ids;
 use crate::secret::Secret;
 use crate::startup::Application;
 use clap::Args;
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::pin::Pin;
 
 #[derive(Args, Debug)]
 pub struct DevArgs {
@@ -37,20 +39,42 @@ const SECRET_NAMES: [&str; 3] = [
     "CENTRIFUGO_HTTP_API_KEY",
 ];
 
-pub async fn run(args: DevArgs) -> ExitCode {
-    match run_inner(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+/// A started `chatsdk dev`: what to print once, and the service to run until Ctrl-C.
+pub struct Dev {
+    pub output: Output,
+    app: Application,
+    centrifugo: CentrifugoProcess,
+    shutdown: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl Dev {
+    /// Serves until Ctrl-C (or SIGTERM), then stops Centrifugo.
+    pub async fn serve(self) -> Result<(), String> {
+        let served = self.app.run(self.shutdown).await;
+        self.centrifugo.stop().await;
+        served.map_err(|e| e.to_string())
     }
 }
 
-async fn run_inner(args: DevArgs) -> Result<(), String> {
+/// Starts Centrifugo and the service over `database`, by default `chatsdk.db` in the dev
+/// folder (a `--database` or `CHATSDK_DATABASE` the user gave wins).
+pub async fn start(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, CliError> {
+    start_inner(args, database)
+        .await
+        .map_err(|message| CliError {
+            code: "dev_failed",
+            message,
+        })
+}
+
+async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, String> {
     std::fs::create_dir_all(&args.dir)
         .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
+    let database = match database {
+        Some(path) => std::path::absolute(path).map_err(|e| e.to_string())?,
+        None => dir.join("chatsdk.db"),
+    };
     let config_file = std::fs::canonicalize(&args.centrifugo_config).map_err(|e| {
         format!(
             "cannot find {} ({e}): run `chatsdk dev` from the repository root",
@@ -95,29 +119,45 @@ async fn run_inner(args: DevArgs) -> Result<(), String> {
         rate_limits: Default::default(),
         metrics_addr: None,
     }
-    .validate(dir.join("chatsdk.db"))
+    .validate(database)
     .map_err(|e| e.to_string())?;
     let app = Application::build(&config).map_err(|e| e.to_string())?;
     let db = Db::open(&config.database).map_err(|e| e.to_string())?;
     let key = dev_api_key(&db, &dir.join("dev-api-key")).await?;
 
-    println!(
-        "\nChatSDK dev is up.\n  REST API:   http://{addr}  (GET /health, /ready)\n  Centrifugo: {ws}\n  Secrets:    {env} (generated once; also feed them to your backend)\n  Dev API key (backend only, never in a browser):\n    {key}\n\nTry it:\n  curl -s -X POST http://{addr}/tokens -H 'X-API-Key: {key}' -H 'Content-Type: application/json' -d '{{\"userId\":\"alice\",\"name\":\"Alice\"}}'\n",
+    let demo_url = args
+        .demo
+        .then(|| format!("http://{}/demo", browser_host(args.addr)));
+    let human = format!(
+        "\nChatSDK dev is up.\n  REST API:   http://{addr}  (GET /health, /ready)\n  Centrifugo: {ws}\n  Database:   {db}\n  Secrets:    {env} (generated once; also feed them to your backend)\n  Dev API key (backend only, never in a browser):\n    {key}\n\nTry it:\n  curl -s -X POST http://{addr}/tokens -H 'X-API-Key: {key}' -H 'Content-Type: application/json' -d '{{\"userId\":\"alice\",\"name\":\"Alice\"}}'\n\n{origins}{demo}",
         addr = config.addr,
         ws = centrifugo.ws_url,
+        db = config.database.display(),
         env = dir.join("dev.env").display(),
         key = key.expose(),
+        origins = origins_line(&centrifugo.allowed_origins),
+        demo = demo_url
+            .as_ref()
+            .map(|url| format!("\n\nBrowser demo (dev only): {url}  (open it in two windows)"))
+            .unwrap_or_default(),
     );
-    println!("{}", origins_line(&centrifugo.allowed_origins));
-    if args.demo {
-        println!(
-            "Browser demo (dev only): http://{}/demo  (open it in two windows)\n",
-            browser_host(args.addr)
-        );
-    }
-    let served = app.run_until_stopped().await;
-    centrifugo.stop().await;
-    served.map_err(|e| e.to_string())
+    let json = json!({
+        "url": format!("http://{}", config.addr),
+        "centrifugoWsUrl": centrifugo.ws_url,
+        "database": config.database.display().to_string(),
+        "secretsFile": dir.join("dev.env").display().to_string(),
+        "apiKey": key.expose(),
+        "apiKeyFile": dir.join("dev-api-key").display().to_string(),
+        "allowedOrigins": centrifugo.allowed_origins,
+        "demoUrl": demo_url,
+    });
+    Ok(Dev {
+        output: Output { json, human },
+        app,
+        centrifugo,
+        // Listening before the output is printed: see `shutdown_signal`.
+        shutdown: Box::pin(crate::startup::shutdown_signal()),
+    })
 }
 
 /// Where a browser on this machine reaches the service.
@@ -133,12 +173,9 @@ fn browser_host(addr: SocketAddr) -> String {
 /// together, so the user sees theirs were kept.
 fn origins_line(origins: &[String]) -> String {
     if origins.is_empty() {
-        "Browser origins: none (a page elsewhere needs CENTRIFUGO_CLIENT_ALLOWED_ORIGINS, space-separated)\n".into()
+        "Browser origins: none (a page elsewhere needs CENTRIFUGO_CLIENT_ALLOWED_ORIGINS, space-separated)".into()
     } else {
-        format!(
-            "Browser origins Centrifugo accepts: {}\n",
-            origins.join(" ")
-        )
+        format!("Browser origins Centrifugo accepts: {}", origins.join(" "))
     }
 }
 

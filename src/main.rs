@@ -1,7 +1,9 @@
 #![forbid(unsafe_code)]
 
 use chatsdk::auth::api_key;
-use chatsdk::cli::{Cli, CliError, Command, Output, app_command, healthcheck, key_command};
+use chatsdk::cli::{
+    Cli, CliError, Command, DEFAULT_DATABASE, Output, app_command, healthcheck, key_command,
+};
 use chatsdk::db::Db;
 use chatsdk::startup::Application;
 use clap::Parser;
@@ -16,16 +18,20 @@ async fn main() -> ExitCode {
     };
     chatsdk::logging::init();
     let json = cli.json;
+    let given_database = cli.database;
+    let database = given_database
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATABASE.into());
     let result = match cli.command {
-        Command::Serve(args) => return serve(*args, cli.database, json).await,
-        Command::Dev(args) => return chatsdk::dev::run(args).await,
+        Command::Serve(args) => return serve(*args, database, json).await,
+        Command::Dev(args) => return dev(args, given_database, json).await,
         Command::Healthcheck(args) => healthcheck(args).await,
-        Command::Backup { path, force } => chatsdk::cli::backup(cli.database, path, force).await,
-        Command::App(cmd) => match open_db(&cli.database) {
+        Command::Backup { path, force } => chatsdk::cli::backup(database, path, force).await,
+        Command::App(cmd) => match open_db(&database) {
             Ok(db) => app_command(&db, cmd).await,
             Err(e) => Err(e),
         },
-        Command::Key(cmd) => match open_db(&cli.database) {
+        Command::Key(cmd) => match open_db(&database) {
             Ok(db) => key_command(&db, cmd).await,
             Err(e) => Err(e),
         },
@@ -37,7 +43,7 @@ async fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Command::Doctor(args) => return doctor(*args, cli.database, json).await,
+        Command::Doctor(args) => return doctor(*args, database, json).await,
     };
     report(result, json)
 }
@@ -131,6 +137,34 @@ async fn serve(
         app.run_until_stopped().await
     };
     match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts `chatsdk dev` and prints what it started once it is up: one JSON object with
+/// `--json`. Logs stay on stderr, and so does a failure after that object is out.
+async fn dev(
+    args: chatsdk::dev::DevArgs,
+    database: Option<std::path::PathBuf>,
+    json: bool,
+) -> ExitCode {
+    let dev = match chatsdk::dev::start(args, database).await {
+        Ok(dev) => dev,
+        Err(e) => {
+            print_error(&e, json);
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!("{}", dev.output.json);
+    } else {
+        println!("{}", dev.output.human);
+    }
+    match dev.serve().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -238,25 +238,34 @@ fn metrics_server(addr: SocketAddr, state: web::Data<AppState>) -> Result<Server
 }
 
 /// Resolves at the first SIGTERM (what `docker compose stop` sends) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// It listens from the call on, not from the first poll: `chatsdk dev` says it is up before
+/// it serves, and a script may signal it at once (the default action would kill it and
+/// leave its Centrifugo running).
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let signals = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
+        async move {
+            match signals {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

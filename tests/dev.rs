@@ -2,6 +2,7 @@
 //! checked-in config on free ports (the file's 8000/9000 may be taken), all in a temp folder.
 
 use crate::common;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -186,4 +187,91 @@ async fn dev_demo_keeps_the_users_allowed_origins_beside_the_demos_own() {
     );
     assert!(printed.contains(&accepted), "{printed}");
     dev.stop().await;
+}
+
+#[actix_web::test]
+async fn with_json_and_database_dev_prints_one_object_once_up_and_uses_that_file() {
+    let setup = DevSetup::new();
+    let database = setup.tmp.path().join("other.db");
+
+    let (dev, printed) = setup
+        .start(
+            &["--json", "--database", database.to_str().unwrap()],
+            &[],
+            &[],
+            |out| out.ends_with('\n'),
+        )
+        .await;
+
+    let up: Value = serde_json::from_str(&printed).unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(up["database"], database.to_str().unwrap(), "{up}");
+    assert!(database.is_file());
+    assert!(
+        !setup.dir().join("chatsdk.db").exists(),
+        "the default is unused"
+    );
+    assert_eq!(up["url"], format!("http://{}", setup.addr));
+    assert_eq!(up["centrifugoWsUrl"], setup.ws_url);
+    assert_eq!(up["allowedOrigins"], json!([]));
+    assert_eq!(up["demoUrl"], Value::Null);
+    let key = up["apiKey"].as_str().unwrap();
+    let key_file = std::fs::read_to_string(up["apiKeyFile"].as_str().unwrap()).unwrap();
+    assert_eq!(key_file.trim(), key);
+    assert!(std::fs::read_to_string(up["secretsFile"].as_str().unwrap()).is_ok());
+    let tokens = reqwest::Client::new()
+        .post(format!("http://{}/tokens", setup.addr))
+        .header("X-API-Key", key)
+        .json(&json!({"userId": "alice", "name": "Alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 200);
+
+    assert_eq!(dev.stop().await, "", "nothing but the one object on stdout");
+}
+
+#[actix_web::test]
+async fn dev_takes_its_database_from_chatsdk_database_too() {
+    let setup = DevSetup::new();
+    let database = setup.tmp.path().join("from-env.db");
+
+    let (dev, printed) = setup
+        .start(
+            &[],
+            &[],
+            &[("CHATSDK_DATABASE", database.to_str().unwrap())],
+            |out| out.contains("Browser origins"),
+        )
+        .await;
+
+    assert!(
+        printed.contains(&format!("  Database:   {}\n", database.display())),
+        "{printed}"
+    );
+    assert!(database.is_file());
+    assert!(!setup.dir().join("chatsdk.db").exists());
+    dev.stop().await;
+}
+
+#[test]
+fn with_json_a_dev_that_cannot_start_prints_one_error_object() {
+    let setup = DevSetup::new();
+    std::fs::remove_file(&setup.config).unwrap();
+
+    let out = setup
+        .command(&["--json"], &[], &[])
+        .as_std_mut()
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1));
+    let body: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(body["error"]["code"], "dev_failed", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("config.json")),
+        "{body}"
+    );
 }
