@@ -234,6 +234,34 @@ async fn channel_and_member_changes_share_the_write_budget() {
     );
 }
 
+#[actix_web::test]
+async fn a_method_the_route_does_not_answer_gets_405_and_costs_no_write() {
+    let app =
+        TestApp::start_with(|a| a.rate_limits.rate_limit_user_writes = "2/min".parse().unwrap())
+            .await;
+    let alice = token(&app, "alice").await;
+
+    for method in [Method::PUT, Method::PUT, Method::DELETE] {
+        let res = as_user(&app, &alice, method, "/api/channels", None).await;
+        assert_eq!(quota(&res), None, "a 405 says nothing of the budget");
+        assert_error(res, 405, "method_not_allowed").await;
+    }
+    let first = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/channels",
+        Some(json!({"id": "c1"})),
+    )
+    .await;
+    assert_eq!(first.status(), 201);
+    assert_eq!(
+        quota(&first).map(|q| q.1),
+        Some(1),
+        "the first write of two"
+    );
+}
+
 /// Every other write route counts too: each gets its 429 once the budget is spent.
 #[actix_web::test]
 async fn every_chat_write_route_counts_against_the_write_budget() {

@@ -12,6 +12,7 @@ use crate::config::{RateLimitArgs, RateLimitMode};
 use crate::error::ApiError;
 use crate::metrics::{Limit, Metrics};
 use crate::routes::auth::Caller;
+use crate::routes::table::ServedMethods;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -187,10 +188,13 @@ async fn limit_user<B: MessageBody>(
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     let limits = of(&req)?;
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let is_405 = req
+        .app_data::<ServedMethods>()
+        .is_some_and(|m| !m.serves(req.method()));
     let user_key = req
         .extensions()
         .get::<Caller>()
-        .filter(|c| !c.backend && !is_read)
+        .filter(|c| !c.backend && !is_read && !is_405)
         .and_then(|c| Some(format!("{}\0{}", c.app_id, c.token_user.as_ref()?)));
     let quota = match user_key {
         Some(key) => limits.hit_user(class, &key)?,

@@ -142,7 +142,18 @@ impl Res {
             .collect::<Vec<_>>()
             .join(", ");
         self.inner
+            .app_data(ServedMethods(self.allowed))
             .default_service(web::to(move || method_not_allowed(allow.clone())))
+    }
+}
+
+/// The methods a resource answers, for its middleware: a request in another method gets
+/// 405 and did nothing, so the write limit does not count it.
+pub struct ServedMethods(Vec<Method>);
+
+impl ServedMethods {
+    pub fn serves(&self, method: &Method) -> bool {
+        self.0.contains(method)
     }
 }
 
