@@ -40,7 +40,12 @@ pub struct ServeArgs {
     pub centrifugo_token_secret: Option<Secret>,
 
     /// Base URL of Centrifugo's server API (its internal port).
-    #[arg(long, env = "CENTRIFUGO_URL", default_value = DEFAULT_CENTRIFUGO_URL)]
+    #[arg(
+        long,
+        env = "CENTRIFUGO_URL",
+        default_value = DEFAULT_CENTRIFUGO_URL,
+        hide_env_values = true
+    )]
     pub centrifugo_url: ServiceUrl,
 
     /// Centrifugo's http_api.key.
@@ -48,7 +53,12 @@ pub struct ServeArgs {
     pub centrifugo_api_key: Option<Secret>,
 
     /// The Centrifugo WebSocket URL that frontends connect to (as their users' browsers see it).
-    #[arg(long, env = "CENTRIFUGO_WS_URL", default_value = DEFAULT_CENTRIFUGO_WS_URL)]
+    #[arg(
+        long,
+        env = "CENTRIFUGO_WS_URL",
+        default_value = DEFAULT_CENTRIFUGO_WS_URL,
+        hide_env_values = true
+    )]
     pub centrifugo_ws_url: ServiceUrl,
 
     /// Serve the browser chat demo at /demo, with its open token route for the `demo` app only.

@@ -70,6 +70,15 @@ impl ServiceUrl {
         }
     }
 
+    /// The URL without its user and password at all: what may be handed to anyone
+    /// (the demo page's Centrifugo URL and its CSP, which cannot carry them anyway).
+    pub fn public(&self) -> String {
+        match userinfo(&self.0) {
+            Some(secret) => self.0.replacen(&format!("{secret}@"), "", 1),
+            None => self.0.clone(),
+        }
+    }
+
     /// The same URL without trailing slashes, so `{url}/api/info` has one.
     pub fn trim_end_slashes(&self) -> Self {
         Self(self.0.trim_end_matches('/').to_string())
@@ -153,6 +162,7 @@ mod tests {
             assert_eq!(u.to_string(), shown, "{url}");
             assert_eq!(format!("{u:?}"), format!("{shown:?}"), "{url}");
             assert_eq!(u.expose(), url);
+            assert_eq!(u.public(), shown.replace("[REDACTED]@", ""), "{url}");
         }
         let u = ServiceUrl::new("ws://user:pa55word@h/connection/websocket");
         assert_eq!(

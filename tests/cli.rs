@@ -643,3 +643,25 @@ fn without_json_argument_errors_and_help_stay_clap_text() {
         );
     }
 }
+
+#[test]
+fn help_never_shows_the_user_and_password_of_a_centrifugo_url_in_the_environment() {
+    for command in ["serve", "doctor"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+            .args([command, "--help"])
+            .env("CENTRIFUGO_URL", "http://admin:s3cretpw@127.0.0.1:9000")
+            .env(
+                "CENTRIFUGO_WS_URL",
+                "ws://u:wspass@127.0.0.1:8000/connection/websocket",
+            )
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command} --help: {text}");
+        assert!(text.contains("CENTRIFUGO_URL"), "{text}");
+        assert!(
+            !text.contains("s3cretpw") && !text.contains("wspass"),
+            "{text}"
+        );
+    }
+}

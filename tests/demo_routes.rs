@@ -113,6 +113,38 @@ async fn the_demo_token_route_issues_tokens_of_the_demo_app_with_the_websocket_u
 }
 
 #[actix_web::test]
+async fn a_user_and_password_in_the_websocket_url_never_reach_the_demo_page() {
+    let app = TestApp::start_with(|a| {
+        a.demo = true;
+        a.centrifugo_ws_url =
+            chatsdk::secret::ServiceUrl::new("ws://u:wspass@127.0.0.1:8000/connection/websocket");
+    })
+    .await;
+
+    let page = app
+        .http
+        .get(format!("{}/demo", app.base))
+        .send()
+        .await
+        .unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(" ws://127.0.0.1:8000/connection/websocket;"),
+        "{csp}"
+    );
+    let body: Value = post_demo_token(&app, &json!({"userId": "alice"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["centrifugoUrl"],
+        "ws://127.0.0.1:8000/connection/websocket"
+    );
+    assert!(!format!("{csp} {body}").contains("wspass"));
+}
+
+#[actix_web::test]
 async fn a_demo_user_never_sees_another_apps_data() {
     let app = TestApp::start_with(|a| a.demo = true).await;
     // The test app (with an API key) has an alice in a channel.

@@ -457,6 +457,12 @@ async fn a_body_is_read_plain_gzip_or_deflate_and_any_other_coding_gets_415() {
     let body: Value = zipped.json().await.unwrap();
     assert_eq!(body["user"]["id"], "zipped");
 
+    // An empty coding is no coding, as actix reads it.
+    let res = post(&[""], br#"{"userId":"plain"}"#.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
     // The size limit counts the decoded body: 1 MiB that packs into ~1 KiB is refused.
     let big = format!(r#"{{"userId":"big","name":"{}"}}"#, "a".repeat(1 << 20));
     let res = post(&["gzip"], gzip(big.as_bytes())).await.unwrap();

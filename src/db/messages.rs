@@ -272,11 +272,13 @@ pub fn reactions_between(
 /// How many different reactions the message has, and whether `emoji` is one of them.
 /// (It reads every reaction of the message, as the view that follows does anyway.)
 pub fn reaction_kinds(conn: &Connection, message_pk: i64, emoji: &str) -> DbResult<(usize, bool)> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(DISTINCT emoji), ifnull(max(emoji = ?2), 0) FROM reactions WHERE message_pk = ?1",
-        )?
-        .query_row(params![message_pk, emoji], |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?)))?)
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(DISTINCT emoji), ifnull(max(emoji = ?2), 0)
+         FROM reactions WHERE message_pk = ?1",
+    )?;
+    let (kinds, has_it): (i64, bool) =
+        stmt.query_row(params![message_pk, emoji], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((kinds as usize, has_it))
 }
 
 /// Adds a reaction; false when the user had it already.

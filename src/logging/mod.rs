@@ -22,6 +22,9 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 /// answers the client itself (400, 431): anyone without credentials could fill the error
 /// log with them. They are the client's errors, so its warnings and errors become debug
 /// lines (`RUST_LOG=debug` shows them). Such requests never reach our request log line.
+/// The same target also reports a response body stream failing and an upgrade handler
+/// failing, which would be ours; nothing here streams a response or upgrades, so those
+/// are demoted with the rest.
 const CLIENT_ERRORS_TARGET: &str = "actix_http::h1::dispatcher";
 
 /// The environment variable that picks the format: `text` (default) or `json`.

@@ -49,9 +49,10 @@ impl Demo {
             log::info!("created the `{DEMO_APP_ID}` app for the browser demo");
         }
         Ok(Demo {
-            // The URL browsers connect to, so the page gets it whole.
-            centrifugo_ws_url: config.centrifugo_ws_url.expose().to_string(),
-            content_security_policy: content_security_policy(config.centrifugo_ws_url.expose()),
+            // The URL browsers connect to, without any user and password: the page and
+            // its token route are open to anyone.
+            centrifugo_ws_url: config.centrifugo_ws_url.public(),
+            content_security_policy: content_security_policy(&config.centrifugo_ws_url.public()),
         })
     }
 }

@@ -50,11 +50,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         let coding = content_coding(req);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let coded = coding?;
+            let coded = coding.as_ref().is_ok_and(|c| *c);
             let bytes = body.await.map_err(|e| body_error(e, coded))?;
             if bytes.is_empty() {
                 return Ok(OptionalJson(None));
             }
+            coding?;
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
@@ -90,9 +91,10 @@ fn content_coding(req: &HttpRequest) -> Result<bool, ApiError> {
     let text = if values.next().is_some() {
         "(sent twice)"
     } else {
-        value.to_str().unwrap_or("").trim()
+        value.to_str().unwrap_or("(not ASCII)").trim()
     };
-    if text.eq_ignore_ascii_case("identity") {
+    // Empty is what actix reads as identity too.
+    if text.is_empty() || text.eq_ignore_ascii_case("identity") {
         return Ok(false);
     }
     if ["gzip", "deflate"]
