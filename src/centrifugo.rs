@@ -20,9 +20,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// the URL, never its user or password; `summary` is for public answers.
 #[derive(Debug, thiserror::Error)]
 pub enum CentrifugoError {
-    /// `url` is already printable: built from a `ServiceUrl`'s `Display`.
+    /// A `ServiceUrl`, so the message shows it without user and password.
     #[error("Centrifugo is unreachable at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable { url: ServiceUrl, reason: String },
     #[error(
         "Centrifugo refused the API key (401): CENTRIFUGO_HTTP_API_KEY differs from Centrifugo's http_api.key"
     )]
@@ -104,7 +104,7 @@ impl CentrifugoClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| CentrifugoError::Unreachable {
-                url: base_url.to_string(),
+                url: base_url.clone(),
                 reason: format!("cannot build HTTP client: {}", e.without_url()),
             })?;
         Ok(Self {
@@ -197,14 +197,14 @@ impl CentrifugoClient {
         method: &str,
         request: &Req,
     ) -> Result<bytes::Bytes, CentrifugoError> {
-        let url = format!("{}/api/{method}", self.base_url.expose());
+        let url = ServiceUrl::new(format!("{}/api/{method}", self.base_url.expose()));
         let unreachable = |e: reqwest::Error| CentrifugoError::Unreachable {
-            url: format!("{}/api/{method}", self.base_url),
+            url: url.clone(),
             reason: describe_transport_error(e),
         };
         let response = self
             .http
-            .post(&url)
+            .post(url.expose())
             .header("X-API-Key", self.api_key.expose())
             .header("X-Centrifugo-Error-Mode", "transport")
             .json(request)

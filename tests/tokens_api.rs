@@ -155,9 +155,7 @@ async fn concurrent_requests_for_one_new_user_make_one_user_and_no_error() {
     let calls: Vec<_> = (0..40)
         .map(|i| {
             let request = app
-                .http
-                .post(format!("{}/tokens", app.base))
-                .header("X-API-Key", &app.api_key)
+                .tokens_request()
                 .json(&json!({"userId": "racer", "custom": {format!("k{i}"): i}}));
             actix_web::rt::spawn(request.send())
         })
@@ -299,11 +297,7 @@ async fn a_merge_that_would_grow_custom_past_the_limit_is_refused_and_loses_noth
 async fn malformed_bodies_get_clear_errors() {
     let app = TestApp::start().await;
     let post = |body: &'static str, ct: Option<&'static str>| {
-        let mut req = app
-            .http
-            .post(format!("{}/tokens", app.base))
-            .header("X-API-Key", &app.api_key)
-            .body(body);
+        let mut req = app.tokens_request().body(body);
         if let Some(ct) = ct {
             req = req.header("Content-Type", ct);
         }
@@ -385,9 +379,7 @@ async fn malformed_bodies_get_clear_errors() {
         "}".repeat(10_000)
     );
     let res = app
-        .http
-        .post(format!("{}/tokens", app.base))
-        .header("X-API-Key", &app.api_key)
+        .tokens_request()
         .header("Content-Type", "application/json")
         .body(deep)
         .send()
@@ -400,9 +392,7 @@ async fn malformed_bodies_get_clear_errors() {
 async fn a_key_repeated_inside_custom_gets_400_and_nothing_is_stored() {
     let app = TestApp::start().await;
     let post = |body: &'static str| {
-        app.http
-            .post(format!("{}/tokens", app.base))
-            .header("X-API-Key", &app.api_key)
+        app.tokens_request()
             .header("Content-Type", "application/json")
             .body(body)
             .send()
@@ -440,9 +430,7 @@ async fn a_body_is_read_plain_gzip_or_deflate_and_any_other_coding_gets_415() {
     let app = TestApp::start().await;
     let post = |codings: &[&str], body: Vec<u8>| {
         let mut req = app
-            .http
-            .post(format!("{}/tokens", app.base))
-            .header("X-API-Key", &app.api_key)
+            .tokens_request()
             .header("Content-Type", "application/json");
         for c in codings {
             req = req.header("Content-Encoding", *c);
@@ -801,9 +789,7 @@ async fn oversized_headers_get_431() {
     let app = TestApp::start().await;
     let big = "a".repeat(chatsdk::startup::MAX_HEADER_BYTES + 1);
     let res = app
-        .http
-        .post(format!("{}/tokens", app.base))
-        .header("X-API-Key", &app.api_key)
+        .tokens_request()
         .header("X-Padding", big)
         .json(&json!({"userId": "u"}))
         .send()

@@ -54,10 +54,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     let database = match database {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(("database: failed".to_string(), format!("database: {e}"))),
-        Err(_) => Err((
-            "database: timed out".to_string(),
-            "database: timed out".to_string(),
-        )),
+        Err(_) => Err(timed_out("database")),
     };
     let centrifugo = match tokio::time::timeout(READY_TIMEOUT, state.centrifugo.info()).await {
         Ok(Ok(_)) => Ok(()),
@@ -65,10 +62,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             format!("centrifugo: {}", e.summary()),
             format!("centrifugo: {e}"),
         )),
-        Err(_) => Err((
-            "centrifugo: timed out".to_string(),
-            "centrifugo: timed out".to_string(),
-        )),
+        Err(_) => Err(timed_out("centrifugo")),
     };
     let backlog = outbox_backlog(&state).await;
     let (public, causes): (Vec<String>, Vec<String>) = [database, centrifugo]
@@ -89,6 +83,12 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             "oldestAgeSeconds": oldest_age,
         })),
     })))
+}
+
+/// A check that did not answer in time, as (public message, cause): the same words.
+fn timed_out(check: &str) -> (String, String) {
+    let message = format!("{check}: timed out");
+    (message.clone(), message)
 }
 
 /// Events waiting for Centrifugo, and the age in seconds of the oldest.

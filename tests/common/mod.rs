@@ -242,6 +242,13 @@ impl TestApp {
         serde_json::from_slice(&out.stdout).expect("CLI prints one JSON object")
     }
 
+    /// `POST /tokens` with this app's key, for a test to add its own body and headers.
+    pub fn tokens_request(&self) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/tokens", self.base))
+            .header("X-API-Key", &self.api_key)
+    }
+
     /// `POST /tokens` with this app's key and a JSON body.
     pub async fn post_tokens(&self, body: &Value) -> reqwest::Response {
         self.post_tokens_with_key(&self.api_key, body).await
