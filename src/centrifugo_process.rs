@@ -155,6 +155,15 @@ impl CentrifugoProcess {
         Err(CentrifugoProcessError::NotHealthy(url, limit))
     }
 
+    /// Resolves when the server exits by itself, with how it ended. Cancel-safe: a caller
+    /// that stops waiting can still `stop` it.
+    pub async fn exited(&mut self) -> String {
+        match self.child.wait().await {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("cannot wait for it: {e}"),
+        }
+    }
+
     /// Stops the server and waits for it to exit.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

@@ -44,14 +44,40 @@ pub struct Dev {
     pub output: Output,
     app: Application,
     centrifugo: CentrifugoProcess,
+    centrifugo_log: PathBuf,
     shutdown: Pin<Box<dyn Future<Output = ()>>>,
 }
 
 impl Dev {
-    /// Serves until Ctrl-C (or SIGTERM), then stops Centrifugo.
+    /// Serves until Ctrl-C (or SIGTERM), then stops Centrifugo. If Centrifugo exits first,
+    /// the service stops too and this is an error: a dev service whose messages only queue
+    /// would look alive while no client receives anything.
     pub async fn serve(self) -> Result<(), String> {
-        let served = self.app.run(self.shutdown).await;
-        self.centrifugo.stop().await;
+        let Dev {
+            app,
+            mut centrifugo,
+            centrifugo_log,
+            shutdown,
+            ..
+        } = self;
+        let mut centrifugo_exit = None;
+        let stop_when = async {
+            tokio::select! {
+                () = shutdown => {}
+                status = centrifugo.exited() => {
+                    log::error!("Centrifugo exited ({status}): stopping the service too");
+                    centrifugo_exit = Some(status);
+                }
+            }
+        };
+        let served = app.run(stop_when).await;
+        centrifugo.stop().await;
+        if let Some(status) = centrifugo_exit {
+            return Err(format!(
+                "Centrifugo exited ({status}); its log: {}",
+                centrifugo_log.display()
+            ));
+        }
         served.map_err(|e| e.to_string())
     }
 }
@@ -86,6 +112,7 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         Some(b) => b,
         None => centrifugo_process::install().map_err(|e| e.to_string())?,
     };
+    let centrifugo_log = dir.join("centrifugo.log");
     let centrifugo = CentrifugoProcess::start(&CentrifugoOptions {
         binary,
         config: config_file,
@@ -95,11 +122,11 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         token_secret: secrets["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"].clone(),
         api_key: secrets["CENTRIFUGO_HTTP_API_KEY"].clone(),
         workdir: dir.clone(),
-        log_file: Some(dir.join("centrifugo.log")),
+        log_file: Some(centrifugo_log.clone()),
         allowed_origins: args.demo.then(|| demo_origins(args.addr)),
     })
     .await
-    .map_err(|e| format!("{e} ({})", dir.join("centrifugo.log").display()))?;
+    .map_err(|e| format!("{e} ({})", centrifugo_log.display()))?;
 
     let config = ServeArgs {
         addr: args.addr,
@@ -155,6 +182,7 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         output: Output { json, human },
         app,
         centrifugo,
+        centrifugo_log,
         // Listening before the output is printed: see `shutdown_signal`.
         shutdown: Box::pin(crate::startup::shutdown_signal()),
     })

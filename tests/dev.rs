@@ -275,3 +275,45 @@ fn with_json_a_dev_that_cannot_start_prints_one_error_object() {
         "{body}"
     );
 }
+
+/// The processes `pid` started, read from /proc (every thread's list: tokio may spawn
+/// from any of its threads).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let list = std::fs::read_to_string(task.unwrap().path().join("children")).unwrap();
+        children.extend(list.split_whitespace().map(|p| p.parse::<u32>().unwrap()));
+    }
+    children
+}
+
+#[actix_web::test]
+async fn when_its_centrifugo_dies_dev_stops_with_an_error_naming_its_log() {
+    let setup = DevSetup::new();
+    let (mut dev, _) = setup
+        .start(&[], &[], &[], |out| out.contains("Browser origins"))
+        .await;
+    let children = children_of(dev.child.id().unwrap());
+    assert_eq!(children.len(), 1, "dev runs one Centrifugo: {children:?}");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &children[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let exit = tokio::time::timeout(Duration::from_secs(30), dev.child.wait())
+        .await
+        .expect("dev stops once its Centrifugo is gone")
+        .unwrap();
+    assert_eq!(exit.code(), Some(1), "a failure, not a clean stop");
+    let stderr = std::fs::read_to_string(setup.tmp.path().join("dev-stderr.log")).unwrap();
+    let log = setup.dir().join("centrifugo.log");
+    assert!(
+        stderr.contains(&format!(
+            "error: Centrifugo exited (signal: 9 (SIGKILL)); its log: {}",
+            log.display()
+        )),
+        "{stderr}"
+    );
+}

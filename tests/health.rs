@@ -60,6 +60,41 @@ async fn ready_is_503_naming_centrifugo_but_not_its_address_when_it_is_down_and_
 }
 
 #[actix_web::test]
+async fn ready_is_503_naming_the_database_but_not_the_driver_message_when_a_query_fails() {
+    let app = TestApp::start().await;
+    // Another connection renames the table `/ready` reads, so its query fails inside
+    // SQLite ("no such table: apps") while the file stays open and healthy.
+    let outside = rusqlite::Connection::open(app.db_path()).unwrap();
+    outside
+        .execute_batch("ALTER TABLE apps RENAME TO apps_hidden")
+        .unwrap();
+
+    let res = app
+        .http
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+
+    let message = assert_error(res, 503, "not_ready").await;
+    assert_eq!(
+        message, "database: failed",
+        "what failed, not SQLite's words or the file's path"
+    );
+
+    outside
+        .execute_batch("ALTER TABLE apps_hidden RENAME TO apps")
+        .unwrap();
+    let res = app
+        .http
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "ready again once the query works");
+}
+
+#[actix_web::test]
 async fn ready_is_503_naming_the_api_key_when_centrifugo_refuses_it() {
     let app = TestApp::start_with(|a| {
         a.centrifugo_api_key = Some(chatsdk::secret::Secret::new("wrong-api-key"))

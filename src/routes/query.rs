@@ -64,9 +64,15 @@ pub fn encode_cursor((at, pk): (i64, i64)) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}.{pk}"))
 }
 
-/// A `?cursor=` back into the `(sort key, pk)` it came from.
+/// A `?cursor=` back into the `(sort key, pk)` it came from. Only the shape is checked: a
+/// cursor is a position, not a credential, so a made-up one reads nothing the caller could
+/// not page to.
 pub fn decode_cursor(s: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || ApiError::InvalidRequest("`cursor` is not one this API gave out".into());
+    let bad = || {
+        ApiError::InvalidRequest(
+            "`cursor` is malformed: pass a page's `nextCursor` unchanged".into(),
+        )
+    };
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .map_err(|_| bad())?;
