@@ -262,9 +262,13 @@ impl ServeArgs {
                 self.token_ttl
             ));
         }
-        if ws_token_ttl == 0 || ws_token_ttl > MAX_TOKEN_TTL_SECS {
+        // Only a value the user set: the default follows CHATSDK_TOKEN_TTL, whose own
+        // problem is already listed.
+        if let Some(set) = self.ws_token_ttl
+            && (set == 0 || set > MAX_TOKEN_TTL_SECS)
+        {
             problems.push(format!(
-                "CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {ws_token_ttl})"
+                "CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {set})"
             ));
         }
         if self.jwt_leeway > MAX_JWT_LEEWAY_SECS {
@@ -450,6 +454,10 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} not in {text}");
         }
+        assert!(
+            !text.contains("CHATSDK_WS_TOKEN_TTL"),
+            "not set, so not the user's problem: {text}"
+        );
         assert!(!text.contains("short"), "a secret leaked into the message");
     }
 
@@ -483,6 +491,20 @@ mod tests {
         a.dev = true;
         a.cors_origins = vec!["http://localhost:3000".into()];
         assert!(a.validate("x.db".into()).is_ok());
+    }
+
+    #[test]
+    fn a_ws_token_ttl_out_of_range_is_refused_when_set() {
+        let mut a = args();
+        a.token_ttl = 60;
+        for set in [0, MAX_TOKEN_TTL_SECS + 1] {
+            a.ws_token_ttl = Some(set);
+            let text = a.clone().validate("x.db".into()).unwrap_err().to_string();
+            assert!(
+                text.contains(&format!("CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {set})")),
+                "{text}"
+            );
+        }
     }
 
     #[test]
