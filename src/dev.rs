@@ -149,8 +149,7 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
     .validate(database)
     .map_err(|e| e.to_string())?;
     let app = Application::build(&config).map_err(|e| e.to_string())?;
-    let db = Db::open(&config.database).map_err(|e| e.to_string())?;
-    let key = dev_api_key(&db, &dir.join("dev-api-key")).await?;
+    let key = dev_api_key(app.db(), &dir.join("dev-api-key")).await?;
 
     let demo_url = args
         .demo

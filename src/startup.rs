@@ -159,6 +159,12 @@ impl Application {
         })
     }
 
+    /// The service's one door to its database, for a caller that needs it before serving
+    /// (`chatsdk dev` creating its app): a second `Db::open` would start a second writer.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
