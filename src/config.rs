@@ -270,6 +270,13 @@ impl ServeArgs {
             problems.push(format!(
                 "CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {set})"
             ));
+        } else if ws_token_ttl > self.token_ttl && self.token_ttl != 0 {
+            // Clients renew the REST token when the SDK asks for a new wsToken: a wsToken
+            // that outlives it leaves them with an expired REST token in between.
+            problems.push(format!(
+                "CHATSDK_WS_TOKEN_TTL ({ws_token_ttl}) must not exceed CHATSDK_TOKEN_TTL ({}): clients renew the REST token when they renew the wsToken",
+                self.token_ttl
+            ));
         }
         if self.jwt_leeway > MAX_JWT_LEEWAY_SECS {
             problems.push(format!(
@@ -505,6 +512,24 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_ws_token_outliving_the_rest_token_is_refused() {
+        let mut a = args();
+        a.token_ttl = 60;
+        a.ws_token_ttl = Some(61);
+        let text = a.clone().validate("x.db".into()).unwrap_err().to_string();
+        assert!(
+            text.contains("CHATSDK_WS_TOKEN_TTL (61) must not exceed CHATSDK_TOKEN_TTL (60)"),
+            "{text}"
+        );
+        a.ws_token_ttl = Some(60);
+        let text = a.validate("x.db".into()).unwrap_err().to_string();
+        assert!(
+            !text.contains("CHATSDK_WS_TOKEN_TTL"),
+            "equal is fine: {text}"
+        );
     }
 
     #[test]
