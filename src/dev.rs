@@ -31,6 +31,20 @@ pub struct DevArgs {
     /// Also serve the browser chat demo at /demo (and let Centrifugo accept its origin).
     #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     pub demo: bool,
+    // The settings of `serve` a frontend developer tries under `dev`: short tokens to see
+    // renewal work, and CORS for a frontend served from its own origin.
+    /// Lifetime of the REST token, in seconds (as `serve`).
+    #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
+    pub token_ttl: u64,
+    /// Lifetime of the wsToken, in seconds (as `serve`).
+    #[arg(long, env = "CHATSDK_WS_TOKEN_TTL")]
+    pub ws_token_ttl: Option<u64>,
+    /// Lifetime of subscription tokens, in seconds (as `serve`).
+    #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
+    pub sub_token_ttl: u64,
+    /// Browser origins allowed to call /api (CORS), comma-separated (as `serve`).
+    #[arg(long, env = "CHATSDK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 const SECRET_NAMES: [&str; 3] = [
@@ -136,11 +150,11 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
         centrifugo_ws_url: centrifugo.ws_url.clone().into(),
         demo: args.demo,
-        token_ttl: 86_400,
-        sub_token_ttl: 300,
-        ws_token_ttl: None,
+        token_ttl: args.token_ttl,
+        sub_token_ttl: args.sub_token_ttl,
+        ws_token_ttl: args.ws_token_ttl,
         jwt_previous_secret: None,
-        cors_origins: Vec::new(),
+        cors_origins: args.cors_origins,
         dev: false,
         jwt_leeway: crate::auth::tokens::CLOCK_LEEWAY_SECS,
         rate_limits: Default::default(),
@@ -161,7 +175,7 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         db = config.database.display(),
         env = dir.join("dev.env").display(),
         key = key.expose(),
-        origins = origins_line(&centrifugo.allowed_origins),
+        origins = origins_line(&centrifugo.allowed_origins, &config.cors_origins),
         demo = demo_url
             .as_ref()
             .map(|url| format!("\n\nBrowser demo (dev only): {url}  (open it in two windows)"))
@@ -175,6 +189,7 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         "apiKey": key.expose(),
         "apiKeyFile": dir.join("dev-api-key").display().to_string(),
         "allowedOrigins": centrifugo.allowed_origins,
+        "corsOrigins": config.cors_origins,
         "demoUrl": demo_url,
     });
     Ok(Dev {
@@ -198,12 +213,22 @@ fn browser_host(addr: SocketAddr) -> String {
 
 /// Which browser pages Centrifugo lets in: with `--demo`, the user's origins and the demo's
 /// together, so the user sees theirs were kept.
-fn origins_line(origins: &[String]) -> String {
-    if origins.is_empty() {
+/// What browser pages may reach: Centrifugo's allowed origins, and the REST API's CORS ones.
+fn origins_line(centrifugo: &[String], cors: &[String]) -> String {
+    let centrifugo = if centrifugo.is_empty() {
         "Browser origins: none (a page elsewhere needs CENTRIFUGO_CLIENT_ALLOWED_ORIGINS, space-separated)".into()
     } else {
-        format!("Browser origins Centrifugo accepts: {}", origins.join(" "))
-    }
+        format!(
+            "Browser origins Centrifugo accepts: {}",
+            centrifugo.join(" ")
+        )
+    };
+    let cors = if cors.is_empty() {
+        "REST API from a browser: same origin only (CHATSDK_CORS_ORIGINS, comma-separated, for a page elsewhere)".into()
+    } else {
+        format!("REST API CORS origins: {}", cors.join(" "))
+    };
+    format!("{centrifugo}\n{cors}")
 }
 
 /// The origins the demo page can have, which Centrifugo must accept for its WebSocket.

@@ -276,6 +276,84 @@ fn with_json_a_dev_that_cannot_start_prints_one_error_object() {
     );
 }
 
+#[actix_web::test]
+async fn dev_takes_serves_token_lifetimes_and_cors_origins_from_the_environment() {
+    let setup = DevSetup::new();
+    let (dev, printed) = setup
+        .start(
+            &["--json"],
+            &[],
+            &[
+                ("CHATSDK_TOKEN_TTL", "60"),
+                ("CHATSDK_WS_TOKEN_TTL", "30"),
+                ("CHATSDK_SUB_TOKEN_TTL", "20"),
+                ("CHATSDK_CORS_ORIGINS", USER_ORIGIN),
+            ],
+            |out| out.ends_with('\n'),
+        )
+        .await;
+    let up: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(up["corsOrigins"], json!([USER_ORIGIN]), "{up}");
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", setup.addr);
+
+    let tokens: Value = http
+        .post(format!("{base}/tokens"))
+        .header("X-API-Key", up["apiKey"].as_str().unwrap())
+        .json(&json!({"userId": "alice"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&tokens["expiresIn"], &tokens["wsExpiresIn"]),
+        (&json!(60), &json!(30)),
+        "{tokens}"
+    );
+    let channel: Value = http
+        .post(format!("{base}/api/channels"))
+        .bearer_auth(tokens["token"].as_str().unwrap())
+        .json(&json!({"id": "general"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sub: Value = http
+        .post(format!("{base}/api/subscription-token"))
+        .bearer_auth(tokens["token"].as_str().unwrap())
+        .json(&json!({"channel": channel["realtimeChannel"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = common::jwt_claims(sub["token"].as_str().unwrap());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        20,
+        "{claims}"
+    );
+    let me = http
+        .get(format!("{base}/api/me"))
+        .bearer_auth(tokens["token"].as_str().unwrap())
+        .header("Origin", USER_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(
+        me.headers()["access-control-allow-origin"],
+        USER_ORIGIN,
+        "a frontend on its own origin can call the REST API under dev"
+    );
+    dev.stop().await;
+}
+
 /// The processes `pid` started, read from /proc (every thread's list: tokio may spawn
 /// from any of its threads).
 fn children_of(pid: u32) -> Vec<u32> {
