@@ -1,7 +1,8 @@
 //! CORS: off by default; when enabled, only for bearer-token use of `/api`.
 
-use crate::common::TestApp;
+use crate::common::{TestApp, assert_error};
 use reqwest::Method;
+use serde_json::json;
 
 const ORIGIN: &str = "http://localhost:3000";
 
@@ -117,4 +118,55 @@ async fn tokens_never_sends_cors_headers() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(allow_origin(&res), None);
+}
+
+#[actix_web::test]
+async fn refusals_before_the_handler_carry_cors_headers_so_a_browser_can_read_their_code() {
+    let app = TestApp::start_with(|a| {
+        a.cors_origins = vec![ORIGIN.into()];
+        a.rate_limits.rate_limit_user_writes = "1/min".parse().unwrap();
+    })
+    .await;
+    let alice = app.tokens_for("alice").await;
+    let token = alice["token"].as_str().unwrap();
+    let from_browser = |method: Method, path: &str, token: &str| {
+        app.http
+            .request(method, format!("{}{path}", app.base))
+            .header("Origin", ORIGIN)
+            .bearer_auth(token)
+    };
+    let check = async |res: reqwest::Response, status: u16, code: &str| {
+        let origin = allow_origin(&res);
+        assert_error(res, status, code).await;
+        assert_eq!(origin.as_deref(), Some(ORIGIN), "{code}");
+    };
+
+    // The auth middleware refuses: a token that is not one.
+    let res = from_browser(Method::GET, "/api/me", "not-a-token")
+        .send()
+        .await;
+    check(res.unwrap(), 401, "invalid_token").await;
+    // The per-user write limit refuses (its middleware sits inside the auth one).
+    let create =
+        |id: &str| from_browser(Method::POST, "/api/channels", token).json(&json!({"id": id}));
+    assert_eq!(create("one").send().await.unwrap().status(), 201);
+    check(create("two").send().await.unwrap(), 429, "rate_limited").await;
+    // A revoked token, through the handler (which reads the database)…
+    let revoked = app
+        .http
+        .post(format!("{}/api/users/alice/revoke-tokens", app.base))
+        .header("X-API-Key", &app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let res = from_browser(Method::GET, "/api/me", token).send().await;
+    check(res.unwrap(), 401, "token_revoked").await;
+    // …and judged by the middleware after a handler refused the body without one.
+    let res = from_browser(Method::POST, "/api/subscription-token", token)
+        .header("Content-Type", "application/json")
+        .body("{")
+        .send()
+        .await;
+    check(res.unwrap(), 401, "token_revoked").await;
 }

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::metrics::{Limit, Metrics};
 use crate::routes::auth::Caller;
 use crate::routes::table::ServedMethods;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, header};
@@ -164,29 +164,33 @@ pub fn set_refusal_headers(headers: &mut HeaderMap, decision: &Decision) {
 
 /// Per-user limit on chat writes: messages, reactions, channel and member changes (wrap
 /// those resources).
-pub async fn limit_user_writes(
+pub async fn limit_user_writes<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     limit_user(req, next, UserClass::Writes).await
 }
 
 /// Per-user limit on typing notifications, a budget apart from sends.
-pub async fn limit_typing(
+pub async fn limit_typing<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     limit_user(req, next, UserClass::Typing).await
 }
 
 /// Counts writes of a token's user; reads of the same resource pass uncounted. Backend
 /// calls (X-API-Key) are limited per key instead: they act for many users on purpose.
-async fn limit_user<B: MessageBody>(
+/// A 429 is a response, not an `Err`, so the CORS middleware outside adds its headers.
+async fn limit_user<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
     class: UserClass,
-) -> Result<ServiceResponse<B>, actix_web::Error> {
-    let limits = of(&req)?;
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let limits = match of(&req) {
+        Ok(limits) => limits,
+        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+    };
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let is_405 = req
         .app_data::<ServedMethods>()
@@ -196,13 +200,14 @@ async fn limit_user<B: MessageBody>(
         .get::<Caller>()
         .filter(|c| !c.backend && !is_read && !is_405)
         .and_then(|c| Some(format!("{}\0{}", c.app_id, c.token_user.as_ref()?)));
-    let quota = match user_key {
-        Some(key) => limits.hit_user(class, &key)?,
+    let quota = match user_key.map(|key| limits.hit_user(class, &key)) {
+        Some(Ok(quota)) => quota,
+        Some(Err(refusal)) => return Ok(req.error_response(refusal).map_into_right_body()),
         None => None,
     };
     let mut res = next.call(req).await?;
     if let Some(quota) = quota {
         set_headers(res.headers_mut(), &quota);
     }
-    Ok(res)
+    Ok(res.map_into_left_body())
 }

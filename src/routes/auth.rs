@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::ratelimit::{self, Decision, RateLimits};
 use crate::routes::AppState;
 use crate::secret::Secret;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::middleware::Next;
@@ -90,16 +90,29 @@ impl Caller {
     }
 }
 
-/// Accepts either a REST token or an API key on `/api` routes, never both.
-pub async fn require_caller(
+/// Accepts either a REST token or an API key on `/api` routes, never both. Its refusals
+/// are answered as responses, not `Err`: only a response passes back through the CORS
+/// middleware, and a browser must read a 401's `code` to tell `token_expired` from a
+/// network failure.
+pub async fn require_caller<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = state(&req)?;
-    let limits = ratelimit::of(&req)?;
-    let (caller, quota) = resolve_caller(&state, &limits, &req)
-        .await
-        .map_err(|e| limits.failed_auth(req.request(), e))?;
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let limits = match ratelimit::of(&req) {
+        Ok(limits) => limits,
+        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+    };
+    let resolved = match state(&req) {
+        Ok(state) => resolve_caller(&state, &limits, &req)
+            .await
+            .map(|found| (state, found))
+            .map_err(|e| limits.failed_auth(req.request(), e)),
+        Err(e) => Err(e),
+    };
+    let (state, (caller, quota)) = match resolved {
+        Ok(found) => found,
+        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+    };
     let revocation = caller.revocation.clone();
     req.extensions_mut().insert(caller);
     let mut res = next.call(req).await?;
@@ -115,13 +128,14 @@ pub async fn require_caller(
                     res.status()
                 );
             }
-            return Err(limits.failed_auth(res.request(), e).into());
+            let refusal = limits.failed_auth(res.request(), e);
+            return Ok(res.error_response(refusal).map_into_right_body());
         }
     }
     if let Some(quota) = quota {
         ratelimit::set_headers(res.headers_mut(), &quota);
     }
-    Ok(res)
+    Ok(res.map_into_left_body())
 }
 
 /// The caller and, for an API key, its rate-limit standing.
