@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_member_pages.sql"),
     include_str!("migrations/0006_member_count.sql"),
     include_str!("migrations/0007_channel_purge.sql"),
+    include_str!("migrations/0008_outbox_ids_never_reused.sql"),
 ];
 
 /// The schema version this build creates and expects (`PRAGMA user_version`).
@@ -20,6 +21,13 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 pub fn apply(conn: &mut Connection) -> DbResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > SCHEMA_VERSION {
+        // Served anyway: a rollback to an older build is allowed (README, Upgrading).
+        log::warn!(
+            "database schema version {current} is newer than this build's ({SCHEMA_VERSION}): \
+             serving it as a rollback; run a build that knows it when you can"
+        );
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -32,6 +40,64 @@ pub fn apply(conn: &mut Connection) -> DbResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::outbox;
+
+    fn queue(conn: &Connection, event_id: &str) {
+        conn.execute(
+            "INSERT INTO outbox (event_id, command, created_at) VALUES (?1, '{}', 0)",
+            [event_id],
+        )
+        .unwrap();
+    }
+
+    fn queued(conn: &Connection) -> Vec<(i64, String)> {
+        outbox::peek(conn, 100)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.pk, p.event_id))
+            .collect()
+    }
+
+    /// Two relays (two servers on one database) read the same rows; one publishes and
+    /// deletes them, an event is queued, then the other deletes what it read. The new
+    /// event must survive: its id is not one the late relay holds.
+    #[test]
+    fn a_late_relays_delete_never_takes_an_event_queued_after_the_outbox_emptied() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn).unwrap();
+        queue(&conn, "evt_1");
+        queue(&conn, "evt_2");
+        let read_by_both: Vec<i64> = queued(&conn).into_iter().map(|(pk, _)| pk).collect();
+
+        outbox::remove(&conn, &read_by_both).unwrap();
+        queue(&conn, "evt_3");
+        outbox::remove(&conn, &read_by_both).unwrap();
+
+        let left: Vec<String> = queued(&conn).into_iter().map(|(_, e)| e).collect();
+        assert_eq!(left, ["evt_3"]);
+    }
+
+    /// Migration 8 rebuilds the outbox: events waiting in a schema-7 database keep their
+    /// order and ids, and new ones come after them.
+    #[test]
+    fn events_queued_before_migration_8_stay_queued_in_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        queue(&conn, "evt_a");
+        queue(&conn, "evt_b");
+        let before = queued(&conn);
+
+        apply(&mut conn).unwrap();
+        queue(&conn, "evt_c");
+
+        let after = queued(&conn);
+        assert_eq!(after[..2], before[..]);
+        assert_eq!(after[2].1, "evt_c");
+        assert!(after[2].0 > after[1].0);
+    }
 
     fn count_of(conn: &Connection, channel_pk: i64) -> (i64, i64) {
         conn.query_row(

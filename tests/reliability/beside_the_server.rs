@@ -1,8 +1,9 @@
 //! Online backups and CLI writers beside a loaded server.
 
-use super::backend::{Backend, assert_contiguous, seq_and_id};
+use super::DRAIN;
+use super::backend::{Backend, assert_contiguous, assert_history_matches, seq_and_id};
 use super::binary::{Deployment, RunningBinary, chatsdk, cli};
-use super::lanes::{Load, LoadOptions, assert_no_unexpected_answers};
+use super::lanes::{Load, LoadOptions, assert_no_unexpected_answers, assert_store_holds_every_ack};
 use crate::common::free_port;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -207,4 +208,42 @@ async fn cli_writes_beside_a_loaded_server_all_succeed_and_no_request_fails() {
         "20 CLI writes in {cli_took:?}; {acked_during} messages acked meanwhile, {} in all",
         reports.iter().map(|r| r.acked.len()).sum::<usize>()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Two servers on one database (a rolling deploy's overlap)
+// ---------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn two_servers_on_one_database_publish_every_acknowledged_message_once_in_order() {
+    let deployment = Deployment::new().await;
+    let _first = deployment.serve().await;
+    let second = deployment.serve_another().await;
+    let (on_first, on_second) = (
+        deployment.backend(),
+        Backend::new(&second.base, &deployment.api_key),
+    );
+    let (rooms, lanes) = deployment.rooms_and_lanes(4).await;
+    // Each server writes two rooms; both relay the one outbox, each deleting what it
+    // published while the other inserts.
+    let options = LoadOptions {
+        pace: Duration::ZERO,
+        max_per_lane: usize::MAX,
+        pad: 0,
+    };
+    let loads = [
+        Load::start(&on_first, &lanes[..4], options),
+        Load::start(&on_second, &lanes[4..], options),
+    ];
+    sleep(Duration::from_secs(4)).await;
+    let mut reports = Vec::new();
+    for load in loads {
+        reports.extend(load.stop().await);
+    }
+
+    assert_no_unexpected_answers(&reports);
+    let stored = assert_store_holds_every_ack(&on_first, &rooms, &reports).await;
+    on_first.wait_drained(DRAIN).await;
+    on_second.wait_drained(DRAIN).await;
+    assert_history_matches(deployment.internal_port, &rooms, &stored, DRAIN).await;
 }

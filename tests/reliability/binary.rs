@@ -176,6 +176,17 @@ impl Deployment {
         .await
     }
 
+    /// A second server on the same database and Centrifugo, as during a rolling deploy.
+    pub(super) async fn serve_another(&self) -> RunningBinary {
+        RunningBinary::start(
+            &self.db,
+            free_port(),
+            &self.centrifugo_url,
+            &self.dir.path().join("serve-2.log"),
+        )
+        .await
+    }
+
     pub(super) fn backend(&self) -> Backend {
         Backend::new(&format!("http://127.0.0.1:{}", self.port), &self.api_key)
     }
