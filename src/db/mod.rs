@@ -28,7 +28,7 @@ pub mod purge;
 pub mod users;
 
 use readers::{Read, ReadJob, run_reader};
-use rusqlite::{Connection, OpenFlags, config::DbConfig};
+use rusqlite::{Connection, ErrorCode, OpenFlags, config::DbConfig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -75,6 +75,11 @@ pub enum DbError {
     ReaderGone,
     #[error("a blocking database task failed: {0}")]
     Task(String),
+    #[error(
+        "{0} can only be read: ChatSDK writes on every request (check the permissions of the \
+         file and of its folder, where SQLite keeps the -wal and -shm files beside it)"
+    )]
+    ReadOnly(String),
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -97,10 +102,25 @@ impl Db {
 
     /// Like `open`, with another `synchronous` mode: for benchmarks that measure its cost.
     pub fn open_with(path: &Path, synchronous: Synchronous) -> DbResult<Db> {
+        // Found at start, not at the first request: SQLite opens a file it may not write
+        // read-only without a word, and every write would then fail with a 500.
+        let read_only = || DbError::ReadOnly(path.display().to_string());
         let mut conn = open_connection(path)?;
+        if conn.is_readonly("main")? {
+            return Err(read_only());
+        }
         // WAL lets readers (and the CLI) work beside the writer.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        migrations::apply(&mut conn)?;
+        let setup = conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(DbError::from)
+            .and_then(|()| migrations::apply(&mut conn));
+        match setup {
+            // A writable file in a folder that is not: the -wal and -shm files fail.
+            Err(DbError::Sqlite(e)) if e.sqlite_error_code() == Some(ErrorCode::ReadOnly) => {
+                return Err(read_only());
+            }
+            other => other?,
+        }
         // FULL: an acknowledged commit survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", synchronous.pragma())?;
         // The checkpoint thread does the copying; the writer checkpoints only at the cap.
@@ -252,6 +272,21 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_opened_read_only_is_refused_at_once_naming_the_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        drop(Db::open(&file).unwrap());
+        // What SQLite does with a file this user may not write, without needing another
+        // user: the URI asks for read-only.
+        let uri = format!("file:{}?mode=ro", file.display());
+
+        let err = Db::open(Path::new(&uri)).err().expect("refused");
+
+        assert!(matches!(err, DbError::ReadOnly(_)), "{err}");
+        assert!(err.to_string().contains("check the permissions"), "{err}");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn batched_reads_see_every_write_acknowledged_before_them_and_a_panicking_read_harms_none()
