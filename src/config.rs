@@ -62,7 +62,7 @@ pub struct ServeArgs {
     pub centrifugo_ws_url: ServiceUrl,
 
     /// Serve the browser chat demo at /demo, with its open token route for the `demo` app only.
-    #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = "CHATSDK_DEMO", value_parser = crate::config::parse_switch)]
     pub demo: bool,
 
     /// Lifetime of the REST token (and of the wsToken, when shorter than 900 s), in seconds.
@@ -88,7 +88,7 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
 
     /// Development mode: accept placeholder-looking secrets (never in production).
-    #[arg(long, env = "CHATSDK_DEV", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = "CHATSDK_DEV", value_parser = crate::config::parse_switch)]
     pub dev: bool,
 
     /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
@@ -423,6 +423,16 @@ fn required_secret(
     }
 }
 
+/// A yes/no setting: true, yes, on, 1 or false, no, off, 0 (any case); empty is no.
+/// Anything else is refused, so a typo never turns dev mode or the demo on.
+pub fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" | "" => Ok(false),
+        _ => Err("expected true or false (also yes/no, on/off, 1/0)".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,6 +540,19 @@ mod tests {
             !text.contains("CHATSDK_WS_TOKEN_TTL"),
             "equal is fine: {text}"
         );
+    }
+
+    #[test]
+    fn a_switch_is_on_or_off_and_a_typo_is_neither() {
+        for on in ["true", "TRUE", "yes", "on", "1", " 1 "] {
+            assert_eq!(parse_switch(on), Ok(true), "{on:?}");
+        }
+        for off in ["false", "no", "Off", "0", ""] {
+            assert_eq!(parse_switch(off), Ok(false), "{off:?}");
+        }
+        for typo in ["banana", "ture", "2", "y"] {
+            assert!(parse_switch(typo).is_err(), "{typo:?}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct DevArgs {
     #[arg(long, env = "CHATSDK_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
     /// Also serve the browser chat demo at /demo (and let Centrifugo accept its origin).
-    #[arg(long, env = "CHATSDK_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = "CHATSDK_DEMO", value_parser = crate::config::parse_switch)]
     pub demo: bool,
     // The settings of `serve` a frontend developer tries under `dev`: short tokens to see
     // renewal work, and CORS for a frontend served from its own origin.

@@ -108,6 +108,7 @@ async fn serve(
     database: std::path::PathBuf,
     json: bool,
 ) -> ExitCode {
+    let dev_mode = args.dev;
     let config = match args.validate(database) {
         Ok(c) => c,
         Err(e) => {
@@ -120,6 +121,11 @@ async fn serve(
             return ExitCode::from(2);
         }
     };
+    if dev_mode {
+        log::warn!(
+            "development mode is on (CHATSDK_DEV): placeholder-looking secrets are accepted; turn it off in production"
+        );
+    }
     let app = match Application::build(&config) {
         Ok(app) => app,
         Err(e) => {
