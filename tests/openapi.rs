@@ -1,10 +1,19 @@
 //! The OpenAPI document: it lists exactly the registered routes, is served as OpenAPI 3.1,
-//! names every error code, and `/docs` shows every operation.
+//! names every error code, `/docs` shows every operation, and each limit it states is the
+//! const the server checks.
 
 use crate::common::TestApp;
+use chatsdk::chat::{
+    DEFAULT_CHANNEL_PAGE, DEFAULT_MEMBER_PAGE, DEFAULT_PAGE, MAX_CHANNEL_PAGE, MAX_EMOJI_CHARS,
+    MAX_ID_CHARS, MAX_MEMBER_PAGE, MAX_MEMBERS_PER_REQUEST, MAX_PAGE, MAX_TEXT_CHARS,
+    MAX_UNREAD_COUNT,
+};
+use chatsdk::domain::{
+    MAX_CUSTOM_BYTES, MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, MAX_USER_ID_CHARS,
+};
 use chatsdk::error::ApiError;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -234,5 +243,260 @@ async fn every_documented_operation_is_answered_by_a_route() {
             !no_route && status != 405,
             "{method} {path}: {status} {body}"
         );
+    }
+}
+
+/// The JSON Schema keywords that state a numeric limit.
+const LIMIT_KEYWORDS: [&str; 6] = [
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+];
+
+/// Limits by (where, keyword), with every value seen there: a parameter that several
+/// methods of one path share counts once per distinct value.
+type Limits = BTreeMap<(String, &'static str), BTreeSet<i64>>;
+
+/// Every numeric limit anywhere in the spec. Where: `Schema.property`, `path ?param`, or
+/// the raw JSON path for any other place (which then fails the comparison, by design).
+fn stated_limits(spec: &Value) -> Limits {
+    fn walk(spec: &Value, v: &Value, at: &mut Vec<String>, out: &mut Limits) {
+        match v {
+            Value::Object(map) => {
+                for keyword in LIMIT_KEYWORDS {
+                    if let Some(n) = map.get(keyword) {
+                        let label = label(spec, at);
+                        let n = n
+                            .as_i64()
+                            .unwrap_or_else(|| panic!("{label} {keyword}: {n}"));
+                        out.entry((label, keyword)).or_default().insert(n);
+                    }
+                }
+                for (key, child) in map {
+                    at.push(key.clone());
+                    walk(spec, child, at, out);
+                    at.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    at.push(i.to_string());
+                    walk(spec, child, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn label(spec: &Value, at: &[String]) -> String {
+        let at: Vec<&str> = at.iter().map(String::as_str).collect();
+        match at.as_slice() {
+            ["components", "schemas", name, "properties", property] => {
+                format!("{name}.{property}")
+            }
+            ["paths", path, method, "parameters", i, "schema"] => {
+                let i: usize = i.parse().unwrap();
+                let name = spec["paths"][path][method]["parameters"][i]["name"]
+                    .as_str()
+                    .unwrap();
+                format!("{path} ?{name}")
+            }
+            other => other.join("/"),
+        }
+    }
+    let mut out = Limits::new();
+    walk(spec, spec, &mut Vec::new(), &mut out);
+    out
+}
+
+/// What each limit in the spec must be: the const the server's check uses.
+fn expected_limits(spec: &Value) -> Limits {
+    let mut want = Limits::new();
+    let mut put = |at: &str, keyword: &'static str, n: usize| {
+        let n = i64::try_from(n).unwrap();
+        want.insert((at.to_string(), keyword), BTreeSet::from([n]));
+    };
+    for (at, max) in [
+        ("TokenRequest.userId", MAX_USER_ID_CHARS),
+        ("CreateBody.userId", MAX_USER_ID_CHARS),
+        ("DirectBody.userId", MAX_USER_ID_CHARS),
+        ("CreateBody.id", MAX_ID_CHARS),
+        ("SendBody.clientMsgId", MAX_ID_CHARS),
+        ("SendBody.parentId", MAX_ID_CHARS),
+        ("SendBody.text", MAX_TEXT_CHARS),
+        ("EditBody.text", MAX_TEXT_CHARS),
+    ] {
+        put(at, "minLength", 1);
+        put(at, "maxLength", max);
+    }
+    // Names and profile fields may be empty.
+    for (at, max) in [
+        ("TokenRequest.name", MAX_NAME_CHARS),
+        ("TokenRequest.image", MAX_IMAGE_CHARS),
+        ("TokenRequest.email", MAX_EMAIL_CHARS),
+        ("CreateBody.name", MAX_NAME_CHARS),
+        ("UpdateBody.name", MAX_NAME_CHARS),
+    ] {
+        put(at, "maxLength", max);
+    }
+    put("AddBody.userIds", "minItems", 1);
+    put("AddBody.userIds", "maxItems", MAX_MEMBERS_PER_REQUEST);
+    put(
+        "ChannelView.unreadCount",
+        "maximum",
+        usize::try_from(MAX_UNREAD_COUNT).unwrap(),
+    );
+    for (at, max) in [
+        ("/api/channels ?limit", MAX_CHANNEL_PAGE),
+        ("/api/channels/{id}/members ?limit", MAX_MEMBER_PAGE),
+        ("/api/channels/{id}/messages ?limit", MAX_PAGE),
+    ] {
+        put(at, "minimum", 1);
+        put(at, "maximum", max);
+    }
+    // No const behind these: sequence numbers and lifetimes are never negative.
+    for at in [
+        "ReadBody.seq",
+        "SubscriptionToken.expiresIn",
+        "TokenResponse.expiresIn",
+        "TokenResponse.wsExpiresIn",
+        "/api/channels/{id}/messages ?before",
+        "/api/channels/{id}/messages ?after",
+    ] {
+        put(at, "minimum", 0);
+    }
+    for (_, path) in operations(spec) {
+        let acts_as = METHODS.iter().any(|m| {
+            spec["paths"][&path][m]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "userId" && p["in"] == "query")
+        });
+        if acts_as {
+            put(&format!("{path} ?userId"), "minLength", 1);
+            put(&format!("{path} ?userId"), "maxLength", MAX_USER_ID_CHARS);
+        }
+    }
+    want
+}
+
+/// The attributes cannot name a const, so a limit changed in one place only shows here.
+#[test]
+fn every_limit_the_spec_states_is_the_const_the_server_checks() {
+    let spec = spec();
+
+    let stated = stated_limits(&spec);
+    let expected = expected_limits(&spec);
+
+    let wrong: Vec<String> = stated
+        .keys()
+        .chain(expected.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|key| stated.get(key) != expected.get(key))
+        .map(|key @ (at, keyword)| {
+            format!(
+                "{at} {keyword}: the spec says {:?}, the const {:?}",
+                stated.get(key),
+                expected.get(key)
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "limits that differ from their const:\n{}",
+        wrong.join("\n")
+    );
+    assert!(stated.len() >= 40, "{stated:?}");
+}
+
+/// Limits spelled out in prose, where no schema keyword carries them.
+#[test]
+fn every_limit_a_description_states_is_the_const_the_server_checks() {
+    let spec = spec();
+    let property = |schema: &str, property: &str| {
+        let at = &spec["components"]["schemas"][schema]["properties"][property];
+        vec![at["description"].as_str().unwrap_or_default().to_string()]
+    };
+    let param = |path: &str, name: &str| {
+        let found: Vec<String> = METHODS
+            .iter()
+            .flat_map(|m| spec["paths"][path][m]["parameters"].as_array())
+            .flatten()
+            .filter(|p| p["name"] == name)
+            .map(|p| p["description"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(!found.is_empty(), "{path} ?{name}: no such parameter");
+        found
+    };
+    let page = |max: usize, default: usize| format!("1–{max} (default {default})");
+    // `{}` of an f64 drops a zero fraction: 8192 bytes reads "8 KiB", 8000 would not.
+    let custom_kib = MAX_CUSTOM_BYTES as f64 / 1024.0;
+
+    let cases = [
+        (
+            property("SendBody", "text"),
+            format!("1–{MAX_TEXT_CHARS} characters"),
+        ),
+        (
+            property("SendBody", "clientMsgId"),
+            format!("(1–{MAX_ID_CHARS} characters)"),
+        ),
+        (
+            property("CreateBody", "id"),
+            format!("(1–{MAX_ID_CHARS} characters)"),
+        ),
+        (
+            property("CreateBody", "members"),
+            format!("(at most {MAX_MEMBERS_PER_REQUEST})"),
+        ),
+        (
+            property("AddBody", "userIds"),
+            format!("1 to {MAX_MEMBERS_PER_REQUEST} user ids"),
+        ),
+        (
+            property("TokenRequest", "userId"),
+            format!("1–{MAX_USER_ID_CHARS} characters"),
+        ),
+        (
+            property("TokenRequest", "custom"),
+            format!("at most {custom_kib} KiB serialized"),
+        ),
+        (
+            property("ChannelView", "unreadCount"),
+            format!("counted up to {MAX_UNREAD_COUNT} ({MAX_UNREAD_COUNT} means"),
+        ),
+        (
+            param("/api/channels", "limit"),
+            page(MAX_CHANNEL_PAGE, DEFAULT_CHANNEL_PAGE),
+        ),
+        (
+            param("/api/channels/{id}/members", "limit"),
+            page(MAX_MEMBER_PAGE, DEFAULT_MEMBER_PAGE),
+        ),
+        (
+            param("/api/channels/{id}/messages", "limit"),
+            page(MAX_PAGE, DEFAULT_PAGE),
+        ),
+        (
+            param(
+                "/api/channels/{id}/messages/{msgId}/reactions/{emoji}",
+                "emoji",
+            ),
+            format!("1–{MAX_EMOJI_CHARS} characters"),
+        ),
+    ];
+
+    for (descriptions, says) in cases {
+        for description in descriptions {
+            assert!(
+                description.contains(&says),
+                "{description:?} should say {says:?}"
+            );
+        }
     }
 }
