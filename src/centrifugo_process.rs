@@ -172,7 +172,7 @@ impl CentrifugoProcess {
 
 /// The WebSocket and internal ports a Centrifugo config file sets (Centrifugo's defaults
 /// when absent: 8000, and the internal port falls back to the main one).
-pub fn config_ports(config: &Path) -> (u16, u16) {
+fn config_ports(config: &Path) -> (u16, u16) {
     let json = read_config(config);
     let read = |key: &str| match &json["http_server"][key] {
         serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
@@ -185,7 +185,7 @@ pub fn config_ports(config: &Path) -> (u16, u16) {
 
 /// The origins Centrifugo accepts from its environment and config: the variable's when it
 /// is set (`env`, its value), else the config file's `client.allowed_origins`.
-pub fn inherited_origins(env: Option<&str>, config: &Path) -> Vec<String> {
+fn inherited_origins(env: Option<&str>, config: &Path) -> Vec<String> {
     // A blank variable counts as unset: a merge then keeps the file's list, the side that
     // refuses no page the user meant to allow.
     if let Some(value) = env.filter(|v| !v.trim().is_empty()) {
@@ -197,7 +197,7 @@ pub fn inherited_origins(env: Option<&str>, config: &Path) -> Vec<String> {
 }
 
 /// `first`, then each space-separated origin of `more` it does not hold yet.
-pub fn merge_origins(mut first: Vec<String>, more: &str) -> Vec<String> {
+fn merge_origins(mut first: Vec<String>, more: &str) -> Vec<String> {
     for origin in more.split_whitespace() {
         if !first.iter().any(|o| o == origin) {
             first.push(origin.to_string());
@@ -242,7 +242,7 @@ pub fn cache_root() -> PathBuf {
 }
 
 /// Where `install` puts the binary: `<cache root>/centrifugo-<version>/`.
-pub fn cache_dir() -> PathBuf {
+fn cache_dir() -> PathBuf {
     cache_root().join(format!("centrifugo-{CENTRIFUGO_VERSION}"))
 }
 

@@ -86,7 +86,7 @@ impl ServiceUrl {
 }
 
 /// `url` with its userinfo (`user:password@`) replaced by `[REDACTED]@`.
-pub fn without_userinfo(url: &str) -> Cow<'_, str> {
+fn without_userinfo(url: &str) -> Cow<'_, str> {
     match userinfo(url) {
         Some(secret) => Cow::Owned(url.replacen(secret, "[REDACTED]", 1)),
         None => Cow::Borrowed(url),

@@ -88,7 +88,7 @@ pub async fn observe(
 
 /// An incoming id we may echo: 1 to 64 characters of `[A-Za-z0-9._-]`, nothing that
 /// could forge a log line or carry a secret-looking blob.
-pub fn is_safe_request_id(id: &str) -> bool {
+fn is_safe_request_id(id: &str) -> bool {
     (1..=MAX_REQUEST_ID_CHARS).contains(&id.len())
         && id
             .bytes()

@@ -31,7 +31,7 @@ pub struct UserPatch {
 
 impl UserPatch {
     /// Applies the patch to `user` (a fresh or stored one).
-    pub fn apply_to(&self, user: &mut User) {
+    fn apply_to(&self, user: &mut User) {
         if let Some(v) = &self.name {
             user.name = v.clone();
         }

@@ -182,7 +182,8 @@ impl Limiter {
     }
 
     /// Keys currently tracked (for tests of the pruning).
-    pub fn tracked_keys(&self) -> usize {
+    #[cfg(test)]
+    fn tracked_keys(&self) -> usize {
         (0..SHARDS).map(|i| self.lock(i).windows.len()).sum()
     }
 
