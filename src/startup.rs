@@ -45,7 +45,7 @@ pub struct Application {
     db: Db,
     relay: Worker,
     purge: Worker,
-    stopping: web::Data<AtomicBool>,
+    stopping: web::Data<Stopping>,
     /// The `/metrics` server on `CHATSDK_METRICS_ADDR`, when set.
     metrics_server: Option<Server>,
 }
@@ -88,7 +88,7 @@ impl Application {
             .map_err(StartupError::Relay)?;
         let purge = purge::start(db.clone()).map_err(StartupError::Purge)?;
         let (db_handle, relay_handle, purge_handle) = (db.clone(), relay.clone(), purge.clone());
-        let stopping = web::Data::new(AtomicBool::new(false));
+        let stopping = web::Data::new(Stopping::default());
         let stopping_handle = stopping.clone();
         let rate_limits = web::Data::new(RateLimits::new(&config.rate_limits, metrics.clone()));
         let state = web::Data::new(AppState {
@@ -190,7 +190,7 @@ impl Application {
             served = &mut server => served,
             () = shutdown => {
                 log::info!("shutdown requested: finishing in-flight requests");
-                stopping.store(true, Ordering::SeqCst);
+                stopping.begin();
                 // `stop` sends its command at once; the server future, polled below,
                 // carries it out (awaiting `stop` first would wait for itself).
                 let _stopped = handle.stop(true);
@@ -294,6 +294,20 @@ async fn limit_header_size(
     next.call(req).await
 }
 
+/// Whether shutdown has begun: set once by `Application::run`, read by every request.
+#[derive(Debug, Default)]
+struct Stopping(AtomicBool);
+
+impl Stopping {
+    fn begin(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// Once shutdown began, every answer asks the client to close its connection, so
 /// keep-alive clients stop sending new requests to a server that is going away.
 async fn close_when_stopping(
@@ -301,8 +315,8 @@ async fn close_when_stopping(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let stopping = req
-        .app_data::<web::Data<AtomicBool>>()
-        .is_some_and(|s| s.load(Ordering::SeqCst));
+        .app_data::<web::Data<Stopping>>()
+        .is_some_and(|s| s.is_stopping());
     let mut res = next.call(req).await?;
     if stopping {
         res.response_mut()
