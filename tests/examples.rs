@@ -15,15 +15,15 @@ use tempfile::TempDir;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug)]
-enum Lang {
+pub(crate) enum Lang {
     Node,
     Python,
 }
 
 /// One running example; killed when dropped, also when a test panics.
-struct Example {
+pub(crate) struct Example {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: PathBuf,
     http: reqwest::Client,
     _dir: TempDir,
@@ -85,7 +85,12 @@ fn example_command(lang: Lang) -> Command {
 
 impl Example {
     /// Starts `lang`'s example against ChatSDK at `chatsdk_url` and waits until it listens.
-    async fn start(lang: Lang, chatsdk_url: &str, api_key: &str, ws_url: &str) -> Example {
+    pub(crate) async fn start(
+        lang: Lang,
+        chatsdk_url: &str,
+        api_key: &str,
+        ws_url: &str,
+    ) -> Example {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("example.log");

@@ -62,6 +62,17 @@ impl RunningBinary {
         centrifugo_url: &str,
         log: &Path,
     ) -> RunningBinary {
+        Self::start_with(db, port, centrifugo_url, log, &[]).await
+    }
+
+    /// `start`, with more settings in its environment.
+    pub(super) async fn start_with(
+        db: &Path,
+        port: u16,
+        centrifugo_url: &str,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> RunningBinary {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -75,6 +86,7 @@ impl RunningBinary {
             .env("CENTRIFUGO_HTTP_API_KEY", CENTRIFUGO_API_KEY)
             .env("CENTRIFUGO_URL", centrifugo_url)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -167,13 +179,24 @@ impl Deployment {
     }
 
     pub(super) async fn serve(&self) -> RunningBinary {
-        RunningBinary::start(
+        self.serve_with(&[]).await
+    }
+
+    /// The server on its usual port, with more settings in its environment.
+    pub(super) async fn serve_with(&self, env: &[(&str, &str)]) -> RunningBinary {
+        RunningBinary::start_with(
             &self.db,
             self.port,
             &self.centrifugo_url,
             &self.dir.path().join("serve.log"),
+            env,
         )
         .await
+    }
+
+    /// Where clients connect to Centrifugo.
+    pub(super) fn ws_url(&self) -> &str {
+        &self._centrifugo.ws_url
     }
 
     /// A second server on the same database and Centrifugo, as during a rolling deploy.

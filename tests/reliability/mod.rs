@@ -11,6 +11,7 @@ mod proxy;
 mod beside_the_server;
 mod centrifugo_faults;
 mod process_faults;
+mod readme_client;
 
 use std::time::Duration;
 
