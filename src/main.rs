@@ -2,7 +2,8 @@
 
 use chatsdk::auth::api_key;
 use chatsdk::cli::{
-    Cli, CliError, Command, DEFAULT_DATABASE, Output, app_command, healthcheck, key_command,
+    AppCommand, Cli, CliError, Command, DEFAULT_DATABASE, Output, app_command, healthcheck,
+    key_command,
 };
 use chatsdk::db::Db;
 use chatsdk::startup::Application;
@@ -27,11 +28,13 @@ async fn main() -> ExitCode {
         Command::Dev(args) => return dev(args, given_database, json).await,
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::Backup { path, force } => chatsdk::cli::backup(database, path, force).await,
-        Command::App(cmd) => match open_db(&database) {
+        // Only `app create` may start a database (the first step of a setup): any other
+        // command on a path that holds none is a typo, not an empty database.
+        Command::App(cmd) => match open_db(&database, matches!(cmd, AppCommand::Create { .. })) {
             Ok(db) => app_command(&db, cmd).await,
             Err(e) => Err(e),
         },
-        Command::Key(cmd) => match open_db(&database) {
+        Command::Key(cmd) => match open_db(&database, false) {
             Ok(db) => key_command(&db, cmd).await,
             Err(e) => Err(e),
         },
@@ -69,7 +72,16 @@ fn argument_error(e: clap::Error) -> ExitCode {
     code
 }
 
-fn open_db(path: &std::path::Path) -> Result<Db, CliError> {
+fn open_db(path: &std::path::Path, may_create: bool) -> Result<Db, CliError> {
+    if !may_create && !path.exists() {
+        return Err(CliError {
+            code: "not_found",
+            message: format!(
+                "no database at {} (pass --database or set CHATSDK_DATABASE; `app create` starts one)",
+                path.display()
+            ),
+        });
+    }
     Db::open(path).map_err(|e| CliError {
         code: "internal",
         message: format!("cannot open database {}: {e}", path.display()),

@@ -115,6 +115,48 @@ async fn cli_errors_are_clear_and_exit_non_zero() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no app app_nope"));
 }
 
+#[test]
+fn commands_on_a_path_without_a_database_say_so_and_create_none_but_app_create_starts_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("chatsbk.db");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+            .arg("--json")
+            .arg("--database")
+            .arg(&typo)
+            .args(args)
+            .env_remove("CHATSDK_DATABASE")
+            .output()
+            .unwrap()
+    };
+
+    for args in [
+        &["app", "list"][..],
+        &["key", "list", "--app", "app_x"],
+        &["key", "revoke", "key_x"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{args:?}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(typo.to_str().unwrap()), "{message}");
+        assert!(!typo.exists(), "{args:?} left an empty database behind");
+    }
+
+    let out = run(&["app", "create", "--name", "first"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        typo.is_file(),
+        "the first step of a setup creates the database"
+    );
+    assert!(run(&["app", "list"]).status.success());
+}
+
 #[actix_web::test]
 async fn human_output_shows_the_key_once_with_its_id() {
     let app = TestApp::start().await;
