@@ -1,9 +1,8 @@
 //! Authentication middleware: resolves the caller before any handler or body parsing,
 //! so a 401 always wins over a 400.
 
-use crate::auth::api_key::{self, ApiKeyHash};
+use crate::auth::api_key::{PresentedKey, authenticate_key};
 use crate::chat::{Ctx, RevocationCheck};
-use crate::db::{self, keys};
 use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::ratelimit::{self, Decision, RateLimits};
@@ -18,16 +17,6 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use std::future::{Ready, ready};
 use utoipa::ToSchema;
-
-/// How often `last_used_at` of a key is written, at most.
-const LAST_USED_RESOLUTION_MS: i64 = 60_000;
-
-/// The app whose API key authenticated this request.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedApp {
-    pub app_id: String,
-    pub key_id: String,
-}
 
 /// Who calls an `/api` route: a user with a REST token, or the app's backend with its
 /// API key (full rights, acting as the `userId` it names, if any).
@@ -166,7 +155,7 @@ async fn resolve_caller(
             (caller, None)
         }
         (false, Some(_)) => {
-            let app = authenticate_key(state, PresentedKey::from_header(req)?).await?;
+            let app = authenticate_key(state, presented_key(req)?).await?;
             let quota = limits.hit_key(&app.key_id)?;
             let caller = Caller {
                 app_id: app.app_id,
@@ -263,64 +252,6 @@ fn state(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::Internal("AppState is not registered".into()))
 }
 
-/// An `X-API-Key` that is well formed: its id parsed, its secret hashed. Whether it is a
-/// live key of some app is for `check_key`, inside the caller's own database work.
-#[derive(Clone)]
-pub struct PresentedKey {
-    key_id: String,
-    hash: ApiKeyHash,
-}
-
-impl PresentedKey {
-    /// Reads the header: missing or empty is `missing_api_key`, not one of ours is
-    /// `invalid_api_key` (the key format carries a checksum, so typos stop here).
-    fn from_header(req: &ServiceRequest) -> Result<Self, ApiError> {
-        let presented = match credential_header(req, API_KEY_HEADER)? {
-            None => return Err(ApiError::MissingApiKey),
-            // Our keys are ASCII; a header that is not cannot be one of them.
-            Some(v) => Secret::new(v.to_str().map_err(|_| ApiError::InvalidApiKey)?),
-        };
-        if presented.is_empty() {
-            return Err(ApiError::MissingApiKey);
-        }
-        let key_id = api_key::parse_key_id(&presented)
-            .ok_or(ApiError::InvalidApiKey)?
-            .to_string();
-        Ok(PresentedKey {
-            key_id,
-            hash: ApiKeyHash::of(&presented),
-        })
-    }
-}
-
-/// A live key of some app, as found by `check_key`.
-pub struct CheckedKey {
-    pub app: AuthenticatedApp,
-    /// When the key was used at this time (ms), and `last_used_at` is due an update.
-    pub touch_at: Option<i64>,
-}
-
-/// Looks the key up: unknown, revoked, past its rotation grace, or the wrong secret are
-/// all `invalid_api_key` alike. Plain SQL on `c`, so `/tokens` runs it inside the same
-/// write as its upsert (one trip to the database thread per request).
-pub fn check_key(c: &rusqlite::Connection, key: &PresentedKey) -> Result<CheckedKey, ApiError> {
-    let now = db::now_ms();
-    let record = match keys::find(c, &key.key_id)? {
-        Some(r) if r.is_live(now) && r.hash.matches(&key.hash) => r,
-        _ => return Err(ApiError::InvalidApiKey),
-    };
-    let due = record
-        .last_used_at
-        .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS);
-    Ok(CheckedKey {
-        app: AuthenticatedApp {
-            app_id: record.app_id,
-            key_id: key.key_id.clone(),
-        },
-        touch_at: due.then_some(now),
-    })
-}
-
 /// Requires a well-formed `X-API-Key` before the body is read; the handler checks it
 /// against the database (`check_key`) in its own database work.
 pub async fn require_api_key(
@@ -328,29 +259,23 @@ pub async fn require_api_key(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let limits = ratelimit::of(&req)?;
-    let key = PresentedKey::from_header(&req).map_err(|e| limits.failed_auth(req.request(), e))?;
+    let key = presented_key(&req).map_err(|e| limits.failed_auth(req.request(), e))?;
     req.extensions_mut().insert(key);
     next.call(req).await
 }
 
-/// A live key, checked by a reader thread (backend callers of `/api`, and `/tokens`
-/// when its body is refused and the key must be judged alone).
-pub async fn authenticate_key(
-    state: &AppState,
-    key: PresentedKey,
-) -> Result<AuthenticatedApp, ApiError> {
-    let checked = state.db.read(move |c| check_key(c, &key)).await?;
-    if let Some(now) = checked.touch_at {
-        let db = state.db.clone();
-        let id = checked.app.key_id.clone();
-        // Bookkeeping only: the request does not wait for it.
-        actix_web::rt::spawn(async move {
-            if let Err(e) = db.write(move |c| keys::touch_last_used(c, &id, now)).await {
-                log::warn!("could not record key use: {e}");
-            }
-        });
+/// Reads the `X-API-Key` header: missing or empty is `missing_api_key`, not one of ours
+/// is `invalid_api_key`.
+fn presented_key(req: &ServiceRequest) -> Result<PresentedKey, ApiError> {
+    let presented = match credential_header(req, API_KEY_HEADER)? {
+        None => return Err(ApiError::MissingApiKey),
+        // Our keys are ASCII; a header that is not cannot be one of them.
+        Some(v) => Secret::new(v.to_str().map_err(|_| ApiError::InvalidApiKey)?),
+    };
+    if presented.is_empty() {
+        return Err(ApiError::MissingApiKey);
     }
-    Ok(checked.app)
+    PresentedKey::parse(&presented).ok_or(ApiError::InvalidApiKey)
 }
 
 fn from_extensions<T: Clone + 'static>(req: &HttpRequest) -> Ready<Result<T, ApiError>> {

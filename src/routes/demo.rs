@@ -4,6 +4,7 @@
 //! `demo` app: a demo visitor can never reach another app's users or channels. The page
 //! (examples/web) is embedded in the binary, so the release binary and the image carry it.
 
+use crate::auth::issue;
 use crate::config::Config;
 use crate::db::{DbError, apps};
 use crate::error::ApiError;
@@ -11,7 +12,7 @@ use crate::ratelimit::{self, RateLimits};
 use crate::routes::AppState;
 use crate::routes::json::ApiJson;
 use crate::routes::table::RouteTable;
-use crate::routes::tokens::{self, TokenRequest, TokenResponse};
+use crate::routes::tokens::{TokenRequest, TokenResponse};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -131,9 +132,10 @@ async fn issue_demo_tokens(
     demo: web::Data<Demo>,
     body: ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = tokens::issue(&state, DEMO_APP_ID, body.0).await?;
+    let (user_id, patch) = body.0.parse()?;
+    let (issued, user) = issue::issue(&state, DEMO_APP_ID, user_id, patch).await?;
     Ok(HttpResponse::Ok().json(DemoTokens {
-        tokens,
+        tokens: TokenResponse::new(issued, user),
         centrifugo_url: demo.centrifugo_ws_url.clone(),
     }))
 }

@@ -1,15 +1,15 @@
 //! `POST /tokens`: a customer's backend gets both tokens for one of its users.
 
-use crate::auth::tokens::WsInfo;
-use crate::db::keys;
-use crate::db::users::{self, User, UserPatch};
+use crate::auth::api_key::PresentedKey;
+use crate::auth::issue::{self, Requester};
+use crate::auth::tokens::IssuedTokens;
+use crate::db::users::{User, UserPatch};
 use crate::domain::{
     MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, UserId, check_custom, check_text,
 };
 use crate::error::ApiError;
-use crate::ratelimit::{self, Decision, RateLimits};
+use crate::ratelimit::{self, RateLimits};
 use crate::routes::AppState;
-use crate::routes::auth::{self, PresentedKey};
 use crate::routes::json::ApiJson;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -118,6 +118,19 @@ pub struct TokenResponse {
     ws_expires_in: u64,
 }
 
+impl TokenResponse {
+    /// The answer for `user`'s freshly issued tokens.
+    pub fn new(issued: IssuedTokens, user: User) -> Self {
+        Self {
+            token: issued.token,
+            ws_token: issued.ws_token,
+            user: user.into(),
+            expires_in: issued.expires_in,
+            ws_expires_in: issued.ws_expires_in,
+        }
+    }
+}
+
 /// Issue tokens for a user
 ///
 /// Creates the user on first use, updates the given profile fields, and returns a REST
@@ -156,7 +169,7 @@ pub async fn issue_tokens(
     let parsed = body.and_then(|b| b.0.parse());
     let result = match parsed {
         Ok((user_id, patch)) => {
-            issue_for(
+            issue::issue_for(
                 &state,
                 Requester::Key {
                     key,
@@ -168,13 +181,13 @@ pub async fn issue_tokens(
             .await
         }
         // A 401 wins over a 400: the key is checked before the body's error is told.
-        Err(body_error) => check_key_alone(&state, &limits, key)
+        Err(body_error) => issue::check_key_alone(&state, &limits, key)
             .await
             .and(Err(body_error)),
     };
     match result {
-        Ok((tokens, quota)) => {
-            let mut res = HttpResponse::Ok().json(tokens);
+        Ok((issued, user, quota)) => {
+            let mut res = HttpResponse::Ok().json(TokenResponse::new(issued, user));
             if let Some(quota) = quota {
                 ratelimit::set_headers(res.headers_mut(), &quota);
             }
@@ -182,83 +195,4 @@ pub async fn issue_tokens(
         }
         Err(e) => Err(limits.failed_auth(&req, e)),
     }
-}
-
-/// Who asks for tokens.
-enum Requester {
-    /// A backend's `X-API-Key`: checked, and counted against its rate limit, inside the
-    /// same write as the upsert.
-    Key {
-        key: PresentedKey,
-        limits: web::Data<RateLimits>,
-    },
-    /// An app the server itself vouches for (the demo).
-    App(String),
-}
-
-/// Checks a key, and counts it, without issuing anything (the answer to a bad body).
-async fn check_key_alone(
-    state: &AppState,
-    limits: &web::Data<RateLimits>,
-    key: PresentedKey,
-) -> Result<Option<Decision>, ApiError> {
-    let app = auth::authenticate_key(state, key).await?;
-    limits.hit_key(&app.key_id)
-}
-
-/// Upserts the user of the demo's `app_id` and issues both tokens.
-pub async fn issue(
-    state: &AppState,
-    app_id: &str,
-    request: TokenRequest,
-) -> Result<TokenResponse, ApiError> {
-    let (user_id, patch) = request.parse()?;
-    let (tokens, _) = issue_for(state, Requester::App(app_id.to_string()), user_id, patch).await?;
-    Ok(tokens)
-}
-
-/// One trip to the writer thread: check the key (and its rate limit), upsert the user,
-/// record the key's use when due; then sign both tokens off the database thread.
-async fn issue_for(
-    state: &AppState,
-    requester: Requester,
-    user_id: UserId,
-    patch: UserPatch,
-) -> Result<(TokenResponse, Option<Decision>), ApiError> {
-    let (app_id, quota, user, created) = state
-        .db
-        .write(move |c| {
-            let (app_id, quota) = match requester {
-                Requester::App(app_id) => (app_id, None),
-                Requester::Key { key, limits } => {
-                    let checked = auth::check_key(c, &key)?;
-                    let quota = limits.hit_key(&checked.app.key_id)?;
-                    if let Some(now) = checked.touch_at {
-                        keys::touch_last_used(c, &checked.app.key_id, now)?;
-                    }
-                    (checked.app.app_id, quota)
-                }
-            };
-            let (user, created) = users::upsert(c, &app_id, user_id.as_str(), &patch)?;
-            Ok::<_, ApiError>((app_id, quota, user, created))
-        })
-        .await?;
-    state.metrics.user_upserted(created);
-    let info = WsInfo {
-        id: &user.id,
-        name: user.name.as_deref(),
-        image: user.image.as_deref(),
-    };
-    let issued = state
-        .tokens
-        .issue(&app_id, info, user.pk, user.token_generation)?;
-    state.metrics.token_issued();
-    let tokens = TokenResponse {
-        token: issued.token,
-        ws_token: issued.ws_token,
-        user: user.into(),
-        expires_in: issued.expires_in,
-        ws_expires_in: issued.ws_expires_in,
-    };
-    Ok((tokens, quota))
 }
