@@ -36,6 +36,11 @@ pub fn list(conn: &Connection) -> DbResult<Vec<App>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// How many apps there are: `/ready`'s proof that the database answers.
+pub fn count(conn: &Connection) -> DbResult<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM apps", [], |r| r.get::<_, i64>(0))?)
+}
+
 pub fn exists(conn: &Connection, id: &str) -> DbResult<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM apps WHERE id = ?1")?

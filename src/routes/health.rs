@@ -1,6 +1,6 @@
 //! `GET /health` (the process serves) and `GET /ready` (its dependencies answer).
 
-use crate::db::{DbError, now_ms, outbox};
+use crate::db::{apps, now_ms, outbox};
 use crate::error::ApiError;
 use crate::metrics::Gauge;
 use crate::routes::AppState;
@@ -42,13 +42,7 @@ pub async fn health() -> HttpResponse {
     )
 )]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let database = tokio::time::timeout(
-        READY_TIMEOUT,
-        state.db.read(|c| {
-            Ok::<_, DbError>(c.query_row("SELECT count(*) FROM apps", [], |r| r.get::<_, i64>(0))?)
-        }),
-    )
-    .await;
+    let database = tokio::time::timeout(READY_TIMEOUT, state.db.read(apps::count)).await;
     // Each failure as (public message, cause for the log): `/ready` is public, so its
     // body names what failed but no address, path or driver message.
     let database = match database {
