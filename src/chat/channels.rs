@@ -260,3 +260,26 @@ pub fn check_member_count(n: usize) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// The pk of channel `id`, once the acting user is found a member (see `member_pk`).
+pub fn member_channel_pk(conn: &Connection, ctx: &Ctx, id: &str) -> Result<i64, ApiError> {
+    member_pk(conn, ctx, rows::find(conn, &ctx.app_id, id)?)
+}
+
+/// Requires the acting user to be a member of the channel with this `pk`.
+pub fn require_member_of_pk(conn: &Connection, ctx: &Ctx, pk: i64) -> Result<(), ApiError> {
+    member_pk(conn, ctx, rows::find_by_pk(conn, &ctx.app_id, pk)?).map(|_| ())
+}
+
+/// The pk of the channel `found`, once the acting user is found a member. Tokens are for
+/// members only, whoever asks for them: a backend's key acts here as the user it names,
+/// with no more rights than that user.
+fn member_pk(conn: &Connection, ctx: &Ctx, found: Option<ChannelRow>) -> Result<i64, ApiError> {
+    let row = found.ok_or(ApiError::ChannelNotFound)?;
+    let me = ctx.me_for_read(conn)?;
+    let as_member = Ctx {
+        backend: false,
+        ..ctx.clone()
+    };
+    Ok(access_to(conn, &as_member, me, row)?.channel.pk)
+}

@@ -2,9 +2,7 @@
 //! (`/api/channels/{id}/subscription-token`) and by realtime name
 //! (`/api/subscription-token`, for the client SDKs' `getToken` callbacks).
 
-use crate::chat::{Ctx, access_to};
-use crate::db::DbResult;
-use crate::db::channels::{self as channel_rows, ChannelRow};
+use crate::chat::channels;
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelBodyErrors, SubTokenErrors};
 use crate::openapi::{ActingUser, ChannelId};
@@ -13,7 +11,6 @@ use crate::routes::auth::{ActingUserBody, Caller};
 use crate::routes::json::{ApiJson, OptionalJson};
 use crate::routes::{AppState, read};
 use actix_web::{HttpResponse, web};
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -57,8 +54,8 @@ pub async fn subscription_token(
     let id = path.into_inner();
     let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let pk = member_channel_pk(&state, ctx, move |c, app_id| {
-        channel_rows::find(c, app_id, &id)
+    let pk = read(&state, ctx, move |c, ctx| {
+        channels::member_channel_pk(c, ctx, &id)
     })
     .await?;
     let channel = crate::realtime::chat_channel(pk);
@@ -100,30 +97,11 @@ pub async fn subscription_token_by_name(
     let ctx = caller.ctx(b.user_id)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
     let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
-    member_channel_pk(&state, ctx, move |c, app_id| {
-        channel_rows::find_by_pk(c, app_id, pk)
+    read(&state, ctx, move |c, ctx| {
+        channels::require_member_of_pk(c, ctx, pk)
     })
     .await?;
     sub_token_response(&state, &caller.app_id, &user_id, &b.channel)
-}
-
-/// The pk of the channel `find` finds, once one read has checked that the acting user is
-/// a member. Tokens are for members only, whoever asks for them: a backend's key acts
-/// here as the user it names, with no more rights than that user.
-async fn member_channel_pk<F>(state: &AppState, ctx: Ctx, find: F) -> Result<i64, ApiError>
-where
-    F: FnOnce(&Connection, &str) -> DbResult<Option<ChannelRow>> + Send + 'static,
-{
-    read(state, ctx, move |c, ctx| {
-        let row = find(c, &ctx.app_id)?.ok_or(ApiError::ChannelNotFound)?;
-        let me = ctx.me_for_read(c)?;
-        let as_member = Ctx {
-            backend: false,
-            ..ctx.clone()
-        };
-        Ok(access_to(c, &as_member, me, row)?.channel.pk)
-    })
-    .await
 }
 
 fn sub_token_response(
