@@ -108,11 +108,9 @@ impl RevocationCheck {
         let current = user_rows::token_state(conn, &self.app_id, &self.user_id)?;
         self.done.store(true, Ordering::Release);
         match current {
-            None => Err(ApiError::InvalidToken("the user no longer exists")),
+            None => Err(user_gone()),
             // Another row under the same id: the token's user was deleted.
-            Some(row) if !self.names(&row) => {
-                Err(ApiError::InvalidToken("the user no longer exists"))
-            }
+            Some(row) if !self.names(&row) => Err(user_gone()),
             Some(row) if row.generation != self.generation => Err(ApiError::TokenRevoked),
             Some(_) => Ok(()),
         }
@@ -150,8 +148,7 @@ impl Ctx {
         let pk = if self.backend {
             user_rows::ensure(conn, &self.app_id, id)?
         } else {
-            user_rows::find_pk(conn, &self.app_id, id)?
-                .ok_or(ApiError::InvalidToken("the user no longer exists"))?
+            user_rows::find_pk(conn, &self.app_id, id)?.ok_or_else(user_gone)?
         };
         Ok(Some(Me { pk, id: id.clone() }))
     }
@@ -164,7 +161,7 @@ impl Ctx {
         match user_rows::find_pk(conn, &self.app_id, id)? {
             Some(pk) => Ok(Some(Me { pk, id: id.clone() })),
             None if self.backend => Ok(None),
-            None => Err(ApiError::InvalidToken("the user no longer exists")),
+            None => Err(user_gone()),
         }
     }
 
@@ -177,6 +174,11 @@ impl Ctx {
     pub fn centrifugo_user(&self, user_id: &str) -> String {
         crate::auth::tokens::centrifugo_user_id(&self.app_id, user_id)
     }
+}
+
+/// A genuine REST token whose user is gone: it no longer stands for anyone (401).
+pub fn user_gone() -> ApiError {
+    ApiError::InvalidToken("the user no longer exists")
 }
 
 pub fn need_user_id() -> ApiError {
