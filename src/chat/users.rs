@@ -1,7 +1,8 @@
 //! Users, as the app's backend manages them: token revocation and deletion.
 
-use super::Ctx;
 use super::members::drop_member;
+use super::{Ctx, user_gone};
+use crate::db::users::User;
 use crate::db::{channels as channel_rows, outbox, users};
 use crate::error::ApiError;
 use rusqlite::Connection;
@@ -13,6 +14,16 @@ fn require_backend(ctx: &Ctx) -> Result<(), ApiError> {
         Err(ApiError::Forbidden(
             "only the app's backend (X-API-Key) may do this".into(),
         ))
+    }
+}
+
+/// The acting user `user_id`, as `/api/me` shows them.
+pub fn me(conn: &Connection, ctx: &Ctx, user_id: &str) -> Result<User, ApiError> {
+    match users::find(conn, &ctx.app_id, user_id)? {
+        Some(u) => Ok(u),
+        // A genuine token whose user is gone no longer stands for anyone.
+        None if !ctx.backend => Err(user_gone()),
+        None => Err(ApiError::NotFound("user".into())),
     }
 }
 

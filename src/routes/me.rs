@@ -1,6 +1,6 @@
 //! `GET /api/me`: the acting user, with their private `custom` and personal channel.
 
-use crate::db::users;
+use crate::chat::users;
 use crate::error::ApiError;
 use crate::realtime::personal_channel;
 use crate::routes::auth::Caller;
@@ -36,17 +36,7 @@ pub struct MeView {
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let ctx = caller.ctx(None)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let backend = ctx.backend;
-    let user = read(&state, ctx, move |c, ctx| {
-        Ok(users::find(c, &ctx.app_id, &user_id)?)
-    })
-    .await?;
-    let user = match user {
-        Some(u) => u,
-        // A genuine token whose user is gone no longer stands for anyone.
-        None if !backend => return Err(ApiError::InvalidToken("the user no longer exists")),
-        None => return Err(ApiError::NotFound("user".into())),
-    };
+    let user = read(&state, ctx, move |c, ctx| users::me(c, ctx, &user_id)).await?;
     Ok(HttpResponse::Ok().json(MeView {
         personal_channel: personal_channel(user.pk),
         user: user.into(),
