@@ -1,5 +1,7 @@
 //! Domain types built by parsing: once constructed, they are valid.
 
+use crate::chat::Role;
+use crate::db::messages::PageFrom;
 use crate::error::ApiError;
 use serde_json::{Map, Value};
 
@@ -15,6 +17,14 @@ pub const MAX_EMAIL_CHARS: usize = 320;
 pub const MAX_CUSTOM_BYTES: usize = 8 * 1024;
 /// Longest app name and key label, in characters.
 pub const MAX_LABEL_CHARS: usize = 100;
+/// Longest caller-chosen id of a channel or message, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Most user ids in one request.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 100;
+/// Longest reaction (an emoji, or a short name), in characters.
+pub const MAX_EMOJI_CHARS: usize = 32;
 
 /// An app's user id as the customer's backend chose it: 1–255 characters, no control
 /// characters, anything else allowed (emails, UUIDs, `a:b#c,d`, unicode).
@@ -49,6 +59,106 @@ pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// Checks a caller-chosen id of a channel or message.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    check_text(field, id, 1, MAX_ID_CHARS)?;
+    check_path_safe(field, id)
+}
+
+/// Checks a channel name, when one is given.
+pub fn check_name(name: &Option<String>) -> Result<(), ApiError> {
+    match name {
+        Some(n) => check_text("name", n, 0, MAX_NAME_CHARS),
+        None => Ok(()),
+    }
+}
+
+/// Parses user ids, refusing more than the per-request limit.
+pub fn parse_user_ids(field: &str, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+    check_member_count(ids.len())?;
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        let id = UserId::parse(&format!("{field}[{i}]"), id)?;
+        if !out.iter().any(|o| o == id.as_str()) {
+            out.push(id.as_str().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Checks the member list of a create request.
+pub fn check_member_count(n: usize) -> Result<(), ApiError> {
+    if n > MAX_MEMBERS_PER_REQUEST {
+        return Err(ApiError::InvalidRequest(format!(
+            "at most {MAX_MEMBERS_PER_REQUEST} user ids per request (got {n})"
+        )));
+    }
+    Ok(())
+}
+
+/// Message text: 1–4000 characters; line breaks and tabs allowed, other control
+/// characters not.
+pub fn check_message_text(text: &str) -> Result<(), ApiError> {
+    let chars = text.chars().count();
+    if chars == 0 || chars > MAX_TEXT_CHARS {
+        return Err(ApiError::InvalidRequest(format!(
+            "`text` must be 1 to {MAX_TEXT_CHARS} characters (got {chars})"
+        )));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::InvalidRequest(
+            "`text` must not contain control characters other than line breaks and tabs".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a message page starts: `before` or `after` a `seq` (0 or more), not both; the
+/// latest page without either.
+pub fn page_from(before: Option<i64>, after: Option<i64>) -> Result<PageFrom, ApiError> {
+    Ok(match (before, after) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidRequest(
+                "give `before` or `after`, not both".into(),
+            ));
+        }
+        (Some(s), None) if s >= 0 => PageFrom::Before(s),
+        (None, Some(s)) if s >= 0 => PageFrom::After(s),
+        (None, None) => PageFrom::Latest,
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "`before` and `after` must be 0 or more".into(),
+            ));
+        }
+    })
+}
+
+/// Checks a reaction: 1–32 characters, no control characters, no spaces.
+pub fn check_emoji(emoji: &str) -> Result<(), ApiError> {
+    check_text("emoji", emoji, 1, MAX_EMOJI_CHARS)?;
+    if emoji.chars().any(char::is_whitespace) {
+        return Err(ApiError::InvalidRequest(
+            "`emoji` must not contain spaces".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A member's role as a request names it; `member` when it names none.
+pub fn parse_role(role: Option<&str>) -> Result<Role, ApiError> {
+    Ok(match role {
+        None => Role::Member,
+        Some(r) => Role::parse(r).ok_or_else(|| {
+            ApiError::InvalidRequest(format!(
+                "`role` must be one of owner, admin, member (got {r:?})"
+            ))
+        })?,
+    })
 }
 
 /// Refuses `.` and `..`: URL clients resolve them away even percent-encoded, so such an

@@ -3,11 +3,11 @@
 //! accepts only objects with known keys; the public field checks hold their limits.
 #![no_main]
 
-use chatsdk::chat::{MAX_ID_CHARS, MAX_MEMBERS_PER_REQUEST};
-use chatsdk::domain::{MAX_CUSTOM_BYTES, UserId};
-use chatsdk::routes::channels::{
-    CreateBody, DirectBody, UpdateBody, check_custom, check_id, parse_user_ids,
+use chatsdk::domain::{
+    MAX_CUSTOM_BYTES, MAX_ID_CHARS, MAX_MEMBERS_PER_REQUEST, UserId, check_custom, check_id,
+    parse_user_ids,
 };
+use chatsdk::routes::channels::{CreateBody, DirectBody, UpdateBody};
 use chatsdk::routes::json;
 use chatsdk::routes::members::AddBody;
 use chatsdk::routes::messages::{EditBody, SendBody};

@@ -1,7 +1,7 @@
 //! Channels: create, direct pairs, list, read, update, delete.
 
 use super::views::{ChannelView, MemberView, MessageView};
-use super::{Access, Ctx, MAX_MEMBERS_PER_REQUEST, Me, Role, access, access_to, need_user_id};
+use super::{Access, Ctx, Me, Role, access, access_to, need_user_id};
 use crate::db::channels::{self as rows, ChannelRow, NewChannel};
 use crate::db::{members as member_rows, messages as message_rows, outbox, users};
 use crate::domain::patch_custom;
@@ -249,16 +249,6 @@ pub fn view(conn: &Connection, a: &Access) -> Result<ChannelView, ApiError> {
         }
     }
     Ok(v)
-}
-
-/// Checks the member list of a create request.
-pub fn check_member_count(n: usize) -> Result<(), ApiError> {
-    if n > MAX_MEMBERS_PER_REQUEST {
-        return Err(ApiError::InvalidRequest(format!(
-            "at most {MAX_MEMBERS_PER_REQUEST} user ids per request (got {n})"
-        )));
-    }
-    Ok(())
 }
 
 /// The pk of channel `id`, once the acting user is found a member (see `member_pk`).

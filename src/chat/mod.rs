@@ -17,14 +17,6 @@ use rusqlite::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Longest caller-chosen id of a channel or message, in characters.
-pub const MAX_ID_CHARS: usize = 128;
-/// Longest message text, in characters.
-pub const MAX_TEXT_CHARS: usize = 4000;
-/// Most user ids in one request.
-pub const MAX_MEMBERS_PER_REQUEST: usize = 100;
-/// Longest reaction (an emoji, or a short name), in characters.
-pub const MAX_EMOJI_CHARS: usize = 32;
 /// Most different reactions on one message. Every reaction event and every view of the
 /// message carries all of its counts, so without a cap one member adding thousands of
 /// made-up names makes each event hundreds of KB (and Centrifugo's history of the channel

@@ -2,9 +2,8 @@
 
 use crate::chat::channels::{self as chat, CreateChannel, UpdateChannel};
 use crate::chat::views::ChannelView;
-use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE, MAX_ID_CHARS};
-pub use crate::domain::check_custom;
-use crate::domain::{MAX_NAME_CHARS, UserId, check_path_safe, check_text};
+use crate::chat::{DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE};
+use crate::domain::{UserId, check_custom, check_id, check_name, parse_user_ids};
 use crate::error::ApiError;
 use crate::openapi::errors::{
     ApiBodyErrors, ApiErrors, ChannelBodyErrors, ChannelErrors, CreateChannelErrors,
@@ -19,32 +18,6 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-
-/// Checks a caller-chosen id of a channel or message.
-pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
-    check_text(field, id, 1, MAX_ID_CHARS)?;
-    check_path_safe(field, id)
-}
-
-fn check_name(name: &Option<String>) -> Result<(), ApiError> {
-    match name {
-        Some(n) => check_text("name", n, 0, MAX_NAME_CHARS),
-        None => Ok(()),
-    }
-}
-
-/// Parses user ids, refusing more than the per-request limit.
-pub fn parse_user_ids(field: &str, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
-    chat::check_member_count(ids.len())?;
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for (i, id) in ids.into_iter().enumerate() {
-        let id = UserId::parse(&format!("{field}[{i}]"), id)?;
-        if !out.iter().any(|o| o == id.as_str()) {
-            out.push(id.as_str().to_string());
-        }
-    }
-    Ok(out)
-}
 
 /// A new group channel.
 #[derive(Deserialize, ToSchema)]

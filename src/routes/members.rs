@@ -1,13 +1,12 @@
 //! `/api/channels/{id}/members`.
 
 use crate::chat::views::MemberView;
-use crate::chat::{DEFAULT_MEMBER_PAGE, MAX_MEMBER_PAGE, Role, members as chat};
-use crate::domain::UserId;
+use crate::chat::{DEFAULT_MEMBER_PAGE, MAX_MEMBER_PAGE, members as chat};
+use crate::domain::{UserId, parse_role, parse_user_ids};
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelBodyErrors, ChannelErrors, MemberErrors};
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
-use crate::routes::channels::parse_user_ids;
 use crate::routes::json::ApiJson;
 use crate::routes::query::{ApiQuery, PageQuery, decode_cursor, encode_cursor, page_limit};
 use crate::routes::{AppState, read, write};
@@ -114,14 +113,7 @@ pub async fn add(
         ));
     }
     let user_ids = parse_user_ids("userIds", b.user_ids)?;
-    let role = match b.role.as_deref() {
-        None => Role::Member,
-        Some(r) => Role::parse(r).ok_or_else(|| {
-            ApiError::InvalidRequest(format!(
-                "`role` must be one of owner, admin, member (got {r:?})"
-            ))
-        })?,
-    };
+    let role = parse_role(b.role.as_deref())?;
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
     let added = write(&state, ctx, move |c, ctx| {

@@ -2,13 +2,12 @@
 
 use crate::chat::messages::{self as chat, EditMessage, SendMessage};
 use crate::chat::views::MessageView;
-use crate::chat::{DEFAULT_PAGE, MAX_PAGE, MAX_TEXT_CHARS};
-use crate::db::messages::PageFrom;
+use crate::chat::{DEFAULT_PAGE, MAX_PAGE};
+use crate::domain::{check_custom, check_id, check_message_text, page_from};
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelBodyErrors, ChannelErrors, MessageBodyErrors, MessageErrors};
 use crate::openapi::{ActingUser, ChannelId, MessageId};
 use crate::routes::auth::Caller;
-use crate::routes::channels::{check_custom, check_id};
 use crate::routes::json::ApiJson;
 use crate::routes::query::{ApiQuery, page_limit};
 use crate::routes::tokens::present;
@@ -17,26 +16,6 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-
-/// Message text: 1–4000 characters; line breaks and tabs allowed, other control
-/// characters not.
-fn check_message_text(text: &str) -> Result<(), ApiError> {
-    let chars = text.chars().count();
-    if chars == 0 || chars > MAX_TEXT_CHARS {
-        return Err(ApiError::InvalidRequest(format!(
-            "`text` must be 1 to {MAX_TEXT_CHARS} characters (got {chars})"
-        )));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(ApiError::InvalidRequest(
-            "`text` must not contain control characters other than line breaks and tabs".into(),
-        ));
-    }
-    Ok(())
-}
 
 /// A new message.
 #[derive(Deserialize, ToSchema)]
@@ -178,21 +157,7 @@ pub async fn page(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_PAGE, MAX_PAGE)?;
-    let from = match (q.before, q.after) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::InvalidRequest(
-                "give `before` or `after`, not both".into(),
-            ));
-        }
-        (Some(s), None) if s >= 0 => PageFrom::Before(s),
-        (None, Some(s)) if s >= 0 => PageFrom::After(s),
-        (None, None) => PageFrom::Latest,
-        _ => {
-            return Err(ApiError::InvalidRequest(
-                "`before` and `after` must be 0 or more".into(),
-            ));
-        }
-    };
+    let from = page_from(q.before, q.after)?;
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
     let (messages, has_more) = read(&state, ctx, move |c, ctx| {

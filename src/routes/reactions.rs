@@ -1,8 +1,8 @@
 //! `/api/channels/{id}/messages/{msgId}/reactions/{emoji}`: add or remove a reaction.
 
-use crate::chat::MAX_EMOJI_CHARS;
 use crate::chat::messages as chat;
 use crate::chat::views::MessageView;
+use crate::domain::check_emoji;
 use crate::error::ApiError;
 use crate::openapi::errors::{AddReactionErrors, MessageErrors};
 use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
@@ -17,12 +17,7 @@ async fn react(
     add: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (id, msg_id, emoji) = path.into_inner();
-    crate::domain::check_text("emoji", &emoji, 1, MAX_EMOJI_CHARS)?;
-    if emoji.chars().any(char::is_whitespace) {
-        return Err(ApiError::InvalidRequest(
-            "`emoji` must not contain spaces".into(),
-        ));
-    }
+    check_emoji(&emoji)?;
     let ctx = caller.ctx(None)?;
     let message = write(&state, ctx, move |c, ctx| {
         chat::react(c, ctx, &id, &msg_id, &emoji, add)
