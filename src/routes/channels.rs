@@ -10,9 +10,8 @@ use crate::openapi::errors::{
 };
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
-use crate::routes::json::ApiJson;
+use crate::routes::json::{ApiJson, present};
 use crate::routes::query::{ApiQuery, PageQuery, decode_cursor, encode_cursor, page_limit};
-use crate::routes::tokens::present;
 use crate::routes::{AppState, created_or_existing, read, write};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};

@@ -10,9 +10,9 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::ratelimit::{self, RateLimits};
 use crate::routes::AppState;
-use crate::routes::json::ApiJson;
+use crate::routes::json::{ApiJson, present};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -43,13 +43,6 @@ pub struct TokenRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub custom: Option<Option<Map<String, Value>>>,
-}
-
-/// Marks a field as present (`Some`) even when its value is `null` (`Some(None)`).
-pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 impl TokenRequest {
