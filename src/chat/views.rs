@@ -3,12 +3,38 @@
 use crate::db::channels::ChannelRow;
 use crate::db::members::MemberRow;
 use crate::db::messages::{MessageRow, Reactions};
+use crate::db::users::User;
 use crate::realtime::chat_channel;
 use crate::timefmt::rfc3339_millis;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
+
+/// A user as the app and the user themself see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    #[schema(required = true)]
+    pub name: Option<String>,
+    #[schema(required = true)]
+    pub image: Option<String>,
+    #[schema(required = true)]
+    pub email: Option<String>,
+    pub custom: Map<String, Value>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name,
+            image: u.image,
+            email: u.email,
+            custom: u.custom,
+        }
+    }
+}
 
 /// A user as other users see them.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,10 +1,10 @@
 //! `GET /api/me`: the acting user, with their private `custom` and personal channel.
 
 use crate::chat::users;
+use crate::chat::views::UserView;
 use crate::error::ApiError;
 use crate::realtime::personal_channel;
 use crate::routes::auth::Caller;
-use crate::routes::tokens::UserView;
 use crate::routes::{AppState, read};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;

@@ -3,6 +3,7 @@
 use crate::auth::api_key::PresentedKey;
 use crate::auth::issue::{self, Requester};
 use crate::auth::tokens::IssuedTokens;
+use crate::chat::views::UserView;
 use crate::db::users::{User, UserPatch};
 use crate::domain::{
     MAX_EMAIL_CHARS, MAX_IMAGE_CHARS, MAX_NAME_CHARS, UserId, check_custom, check_text,
@@ -68,31 +69,6 @@ impl TokenRequest {
                 custom: self.custom,
             },
         ))
-    }
-}
-
-/// A user as the app and the user themself see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserView {
-    pub id: String,
-    #[schema(required = true)]
-    pub name: Option<String>,
-    #[schema(required = true)]
-    pub image: Option<String>,
-    #[schema(required = true)]
-    pub email: Option<String>,
-    pub custom: Map<String, Value>,
-}
-
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
-        Self {
-            id: u.id,
-            name: u.name,
-            image: u.image,
-            email: u.email,
-            custom: u.custom,
-        }
     }
 }
 
