@@ -109,7 +109,7 @@ pub async fn send(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PageQuery {
+pub struct MessagePageQuery {
     before: Option<i64>,
     after: Option<i64>,
     limit: Option<usize>,
@@ -152,7 +152,7 @@ pub async fn page(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: ApiQuery<PageQuery>,
+    query: ApiQuery<MessagePageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_PAGE, MAX_PAGE)?;
