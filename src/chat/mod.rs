@@ -46,7 +46,7 @@ pub struct Ctx {
     /// The user acted as: the token's user, or the backend's `userId`.
     pub user_id: Option<String>,
     /// A REST token's revocation check, made inside the request's own database work
-    /// (`routes::read`/`write`); `None` for the backend.
+    /// (`routes::read_as_caller`/`write_as_caller`); `None` for the backend.
     pub revocation: Option<RevocationCheck>,
 }
 

@@ -12,7 +12,7 @@ use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::json::{ApiJson, present};
 use crate::routes::query::{ApiQuery, PageQuery, decode_cursor, encode_cursor, page_limit};
-use crate::routes::{AppState, created_or_existing, read, write};
+use crate::routes::{AppState, created_or_existing, read_as_caller, write_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -98,7 +98,8 @@ pub async fn create(
         custom,
         members,
     };
-    let (channel, created) = write(&state, ctx, move |c, ctx| chat::create(c, ctx, req)).await?;
+    let (channel, created) =
+        write_as_caller(&state, ctx, move |c, ctx| chat::create(c, ctx, req)).await?;
     Ok(created_or_existing(created, channel))
 }
 
@@ -139,7 +140,7 @@ pub async fn direct(
 ) -> Result<HttpResponse, ApiError> {
     let other = UserId::parse("userId", body.0.user_id)?;
     let ctx = caller.ctx(None)?;
-    let (channel, created) = write(&state, ctx, move |c, ctx| {
+    let (channel, created) = write_as_caller(&state, ctx, move |c, ctx| {
         chat::direct(c, ctx, other.as_str())
     })
     .await?;
@@ -186,7 +187,7 @@ pub async fn list(
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let ctx = caller.ctx(None)?;
     let (channels, next) =
-        read(&state, ctx, move |c, ctx| chat::list(c, ctx, cursor, limit)).await?;
+        read_as_caller(&state, ctx, move |c, ctx| chat::list(c, ctx, cursor, limit)).await?;
     Ok(HttpResponse::Ok().json(ChannelPage {
         channels,
         next_cursor: next.map(encode_cursor),
@@ -212,7 +213,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let channel = read(&state, ctx, move |c, ctx| chat::get(c, ctx, &id)).await?;
+    let channel = read_as_caller(&state, ctx, move |c, ctx| chat::get(c, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -265,7 +266,8 @@ pub async fn update(
         name: b.name,
         custom: b.custom,
     };
-    let channel = write(&state, ctx, move |c, ctx| chat::update(c, ctx, &id, req)).await?;
+    let channel =
+        write_as_caller(&state, ctx, move |c, ctx| chat::update(c, ctx, &id, req)).await?;
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -290,7 +292,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    write(&state, ctx, move |c, ctx| chat::delete(c, ctx, &id)).await?;
+    write_as_caller(&state, ctx, move |c, ctx| chat::delete(c, ctx, &id)).await?;
     // A channel with many messages was only retired: its messages go now, in the background.
     state.purge.wake();
     Ok(HttpResponse::NoContent().finish())

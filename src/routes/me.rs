@@ -5,7 +5,7 @@ use crate::chat::views::UserView;
 use crate::error::ApiError;
 use crate::realtime::personal_channel;
 use crate::routes::auth::Caller;
-use crate::routes::{AppState, read};
+use crate::routes::{AppState, read_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ pub struct MeView {
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let ctx = caller.ctx(None)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let user = read(&state, ctx, move |c, ctx| users::me(c, ctx, &user_id)).await?;
+    let user = read_as_caller(&state, ctx, move |c, ctx| users::me(c, ctx, &user_id)).await?;
     Ok(HttpResponse::Ok().json(MeView {
         personal_channel: personal_channel(user.pk),
         user: user.into(),

@@ -9,7 +9,7 @@ use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
 use crate::routes::query::{ApiQuery, PageQuery, decode_cursor, encode_cursor, page_limit};
-use crate::routes::{AppState, read, write};
+use crate::routes::{AppState, read_as_caller, write_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -61,7 +61,7 @@ pub async fn list(
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let (members, next) = read(&state, ctx, move |c, ctx| {
+    let (members, next) = read_as_caller(&state, ctx, move |c, ctx| {
         chat::list(c, ctx, &id, cursor, limit)
     })
     .await?;
@@ -116,7 +116,7 @@ pub async fn add(
     let role = parse_role(b.role.as_deref())?;
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
-    let added = write(&state, ctx, move |c, ctx| {
+    let added = write_as_caller(&state, ctx, move |c, ctx| {
         chat::add(c, ctx, &id, &user_ids, role)
     })
     .await?;
@@ -148,7 +148,7 @@ pub async fn remove(
     let (id, user_id) = path.into_inner();
     let user_id = UserId::parse("userId", user_id)?;
     let ctx = caller.ctx(None)?;
-    write(&state, ctx, move |c, ctx| {
+    write_as_caller(&state, ctx, move |c, ctx| {
         chat::remove(c, ctx, &id, user_id.as_str())
     })
     .await?;

@@ -10,7 +10,7 @@ use crate::openapi::{ActingUser, ChannelId, MessageId};
 use crate::routes::auth::Caller;
 use crate::routes::json::{ApiJson, present};
 use crate::routes::query::{ApiQuery, page_limit};
-use crate::routes::{AppState, created_or_existing, read, write};
+use crate::routes::{AppState, created_or_existing, read_as_caller, write_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -102,7 +102,8 @@ pub async fn send(
         custom,
         parent_id: b.parent_id,
     };
-    let (message, created) = write(&state, ctx, move |c, ctx| chat::send(c, ctx, &id, req)).await?;
+    let (message, created) =
+        write_as_caller(&state, ctx, move |c, ctx| chat::send(c, ctx, &id, req)).await?;
     state.metrics.message_sent(created);
     Ok(created_or_existing(created, message))
 }
@@ -159,7 +160,7 @@ pub async fn page(
     let from = page_from(q.before, q.after)?;
     let id = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let (messages, has_more) = read(&state, ctx, move |c, ctx| {
+    let (messages, has_more) = read_as_caller(&state, ctx, move |c, ctx| {
         chat::page(c, ctx, &id, from, limit)
     })
     .await?;
@@ -223,7 +224,7 @@ pub async fn edit(
         text: b.text,
         custom: b.custom,
     };
-    let message = write(&state, ctx, move |c, ctx| {
+    let message = write_as_caller(&state, ctx, move |c, ctx| {
         chat::edit(c, ctx, &id, &msg_id, req)
     })
     .await?;
@@ -252,7 +253,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (id, msg_id) = path.into_inner();
     let ctx = caller.ctx(None)?;
-    let message = write(&state, ctx, move |c, ctx| {
+    let message = write_as_caller(&state, ctx, move |c, ctx| {
         chat::delete(c, ctx, &id, &msg_id)
     })
     .await?;

@@ -45,9 +45,9 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
 }
 
-/// Runs a chat write in one transaction, then wakes the relay for the events it queued.
-/// A REST token's revocation is checked first, in the same transaction.
-pub async fn write<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
+/// `Db::write` for a caller: checks the REST token's revocation first, in the same
+/// transaction, and wakes the relay for the events the write queued.
+pub async fn write_as_caller<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Connection, &Ctx) -> Result<T, ApiError> + Send + 'static,
@@ -65,9 +65,9 @@ where
     result
 }
 
-/// Runs a chat read on a reader thread, after the REST token's revocation check in the
-/// same read transaction (one trip for both).
-pub async fn read<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
+/// `Db::read` for a caller: checks the REST token's revocation first, in the same read
+/// transaction (one trip for both).
+pub async fn read_as_caller<T, F>(state: &AppState, ctx: Ctx, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Connection, &Ctx) -> Result<T, ApiError> + Send + 'static,

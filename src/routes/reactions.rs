@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::openapi::errors::{AddReactionErrors, MessageErrors};
 use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
 use crate::routes::auth::Caller;
-use crate::routes::{AppState, write};
+use crate::routes::{AppState, write_as_caller};
 use actix_web::{HttpResponse, web};
 
 async fn react(
@@ -19,7 +19,7 @@ async fn react(
     let (id, msg_id, emoji) = path.into_inner();
     check_emoji(&emoji)?;
     let ctx = caller.ctx(None)?;
-    let message = write(&state, ctx, move |c, ctx| {
+    let message = write_as_caller(&state, ctx, move |c, ctx| {
         chat::react(c, ctx, &id, &msg_id, &emoji, add)
     })
     .await?;

@@ -6,7 +6,7 @@ use crate::openapi::errors::ChannelBodyErrors;
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::Caller;
 use crate::routes::json::ApiJson;
-use crate::routes::{AppState, write};
+use crate::routes::{AppState, write_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,7 +55,7 @@ pub async fn mark_read(
     }
     let id = path.into_inner();
     let ctx = caller.ctx(b.user_id)?;
-    let seq = write(&state, ctx, move |c, ctx| {
+    let seq = write_as_caller(&state, ctx, move |c, ctx| {
         chat::mark_read(c, ctx, &id, b.seq)
     })
     .await?;

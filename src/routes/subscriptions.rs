@@ -9,7 +9,7 @@ use crate::openapi::{ActingUser, ChannelId};
 use crate::realtime::parse_chat_channel;
 use crate::routes::auth::{ActingUserBody, Caller};
 use crate::routes::json::{ApiJson, OptionalJson};
-use crate::routes::{AppState, read};
+use crate::routes::{AppState, read_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -54,7 +54,7 @@ pub async fn subscription_token(
     let id = path.into_inner();
     let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let pk = read(&state, ctx, move |c, ctx| {
+    let pk = read_as_caller(&state, ctx, move |c, ctx| {
         channels::member_channel_pk(c, ctx, &id)
     })
     .await?;
@@ -97,7 +97,7 @@ pub async fn subscription_token_by_name(
     let ctx = caller.ctx(b.user_id)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
     let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
-    read(&state, ctx, move |c, ctx| {
+    read_as_caller(&state, ctx, move |c, ctx| {
         channels::require_member_of_pk(c, ctx, pk)
     })
     .await?;

@@ -6,7 +6,7 @@ use crate::openapi::errors::ChannelBodyErrors;
 use crate::openapi::{ActingUser, ChannelId};
 use crate::routes::auth::{ActingUserBody, Caller};
 use crate::routes::json::OptionalJson;
-use crate::routes::{AppState, read};
+use crate::routes::{AppState, read_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -44,7 +44,8 @@ pub async fn typing(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
-    let (channel, event) = read(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
+    let (channel, event) =
+        read_as_caller(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
     let centrifugo = state.centrifugo.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = centrifugo.publish(&channel, &event, true).await {

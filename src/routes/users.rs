@@ -4,7 +4,7 @@ use crate::chat::users as chat;
 use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
-use crate::routes::{AppState, write};
+use crate::routes::{AppState, write_as_caller};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
@@ -41,7 +41,7 @@ pub async fn revoke_tokens(
     let user_id = UserId::parse("userId", path.into_inner())?;
     let ctx = caller.ctx(None)?;
     let id = user_id.as_str().to_string();
-    write(&state, ctx, move |c, ctx| chat::revoke_tokens(c, ctx, &id)).await?;
+    write_as_caller(&state, ctx, move |c, ctx| chat::revoke_tokens(c, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(Revoked {
         user_id: user_id.as_str().to_string(),
         revoked: true,
@@ -70,7 +70,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = UserId::parse("userId", path.into_inner())?;
     let ctx = caller.ctx(None)?;
-    write(&state, ctx, move |c, ctx| {
+    write_as_caller(&state, ctx, move |c, ctx| {
         chat::delete(c, ctx, user_id.as_str())
     })
     .await?;
