@@ -288,9 +288,7 @@ async fn dev_api_key(db: &Db, path: &Path) -> Result<Secret, String> {
                 .read(move |c| keys::find(c, &key_id))
                 .await
                 .map_err(|e| e.to_string())?;
-            if record.is_some_and(|r| {
-                r.is_live(crate::db::now_ms()) && r.hash.matches(&ApiKeyHash::of(&key))
-            }) {
+            if record.is_some_and(|r| r.accepts(&ApiKeyHash::of(&key), crate::db::now_ms())) {
                 return Ok(key);
             }
         }

@@ -147,7 +147,7 @@ pub struct CheckedKey {
 pub fn check_key(c: &rusqlite::Connection, key: &PresentedKey) -> Result<CheckedKey, ApiError> {
     let now = db::now_ms();
     let record = match keys::find(c, &key.key_id)? {
-        Some(r) if r.is_live(now) && r.hash.matches(&key.hash) => r,
+        Some(r) if r.accepts(&key.hash, now) => r,
         _ => return Err(ApiError::InvalidApiKey),
     };
     let due = record

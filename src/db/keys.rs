@@ -35,6 +35,12 @@ impl KeyRecord {
     pub fn is_live(&self, now_ms: i64) -> bool {
         !self.revoked && self.expires_at.is_none_or(|t| now_ms < t)
     }
+
+    /// Whether a key presented with this hash is this live key (hashes compared in
+    /// constant time).
+    pub fn accepts(&self, presented: &ApiKeyHash, now_ms: i64) -> bool {
+        self.is_live(now_ms) && self.hash.matches(presented)
+    }
 }
 
 pub fn insert(
