@@ -178,11 +178,8 @@ pub async fn app_command(db: &Db, cmd: AppCommand) -> Result<Output, CliError> {
             let key = api_key::generate();
             let (key_id, hash) = (key.key_id.clone(), key.hash.clone());
             let (a, n) = (app_id.clone(), name.clone());
-            db.write(move |c| {
-                apps::insert(c, &a, &n)?;
-                keys::insert(c, &key_id, &a, Some("default"), &hash)
-            })
-            .await?;
+            db.write(move |c| apps::insert_with_key(c, &a, &n, &key_id, "default", &hash))
+                .await?;
             Ok(Output {
                 human: format!(
                     "Created app {name} ({app_id}).\nAPI key (shown once, keep it on your backend):\n  {}\nKey id: {}",

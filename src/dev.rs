@@ -295,12 +295,9 @@ async fn dev_api_key(db: &Db, path: &Path) -> Result<Secret, String> {
     }
     let new = api_key::generate();
     let (key_id, hash, app_id) = (new.key_id.clone(), new.hash.clone(), ids::new_app_id());
-    db.write(move |c| {
-        apps::insert(c, &app_id, "dev")?;
-        keys::insert(c, &key_id, &app_id, Some("dev"), &hash)
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    db.write(move |c| apps::insert_with_key(c, &app_id, "dev", &key_id, "dev", &hash))
+        .await
+        .map_err(|e| e.to_string())?;
     write_private(path, new.key.expose())?;
     Ok(new.key)
 }

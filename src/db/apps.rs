@@ -1,6 +1,7 @@
 //! Apps: one per customer application; every user and key belongs to one.
 
-use super::{DbResult, now_ms};
+use super::{DbResult, keys, now_ms};
+use crate::auth::api_key::ApiKeyHash;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -34,6 +35,20 @@ pub fn list(conn: &Connection) -> DbResult<Vec<App>> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Creates app `app_id` with its first API key.
+pub fn insert_with_key(
+    conn: &Connection,
+    app_id: &str,
+    name: &str,
+    key_id: &str,
+    key_name: &str,
+    hash: &ApiKeyHash,
+) -> DbResult<()> {
+    insert(conn, app_id, name)?;
+    keys::insert(conn, key_id, app_id, Some(key_name), hash)?;
+    Ok(())
 }
 
 /// How many apps there are: `/ready`'s proof that the database answers.
