@@ -20,13 +20,24 @@ const SECRET_CHARS: usize = 22;
 /// CRC32 in base62 fits in 6 characters (62^6 > 2^32).
 const CHECKSUM_CHARS: usize = 6;
 
-/// A SHA-256 hash of a full API key, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKeyHash(pub Vec<u8>);
+/// A SHA-256 hash of a full API key, as stored. No `PartialEq`: compare with `matches`,
+/// in constant time.
+#[derive(Debug, Clone)]
+pub struct ApiKeyHash(Vec<u8>);
 
 impl ApiKeyHash {
     pub fn of(key: &Secret) -> Self {
         Self(Sha256::digest(key.expose().as_bytes()).to_vec())
+    }
+
+    /// A hash as read back from the database.
+    pub fn from_stored(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The bytes to store.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// Constant-time comparison, so response timing says nothing about the stored hash.

@@ -54,7 +54,7 @@ pub fn insert(
     conn.prepare_cached(
         "INSERT INTO api_keys (id, app_id, name, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![id, app_id, name, hash.0, created_at])?;
+    .execute(params![id, app_id, name, hash.as_bytes(), created_at])?;
     Ok(KeyInfo {
         id: id.into(),
         app_id: app_id.into(),
@@ -74,7 +74,7 @@ pub fn find(conn: &Connection, id: &str) -> DbResult<Option<KeyRecord>> {
         .query_row([id], |r| {
             Ok(KeyRecord {
                 app_id: r.get(0)?,
-                hash: ApiKeyHash(r.get(1)?),
+                hash: ApiKeyHash::from_stored(r.get(1)?),
                 revoked: r.get::<_, Option<i64>>(2)?.is_some(),
                 last_used_at: r.get(3)?,
                 expires_at: r.get(4)?,
