@@ -344,6 +344,10 @@ fn expected_limits(spec: &Value) -> Limits {
     }
     put("AddBody.userIds", "minItems", 1);
     put("AddBody.userIds", "maxItems", MAX_MEMBERS_PER_REQUEST);
+    put("CreateBody.members", "maxItems", MAX_MEMBERS_PER_REQUEST);
+    let emoji = "/api/channels/{id}/messages/{msgId}/reactions/{emoji} ?emoji";
+    put(emoji, "minLength", 1);
+    put(emoji, "maxLength", MAX_EMOJI_CHARS);
     put(
         "ChannelView.unreadCount",
         "maximum",

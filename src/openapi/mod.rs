@@ -193,7 +193,7 @@ pub struct MessageId(
 #[into_params(names("emoji"), parameter_in = Path)]
 pub struct Emoji(
     /// An emoji or a short name, 1–32 characters, no spaces (URL-encoded).
-    #[param(example = "👍")]
+    #[param(example = "👍", min_length = 1, max_length = 32)]
     pub String,
 );
 

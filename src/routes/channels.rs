@@ -36,6 +36,7 @@ pub struct CreateBody {
     custom: Option<Map<String, Value>>,
     /// Other users to add (at most 100); the creator becomes the owner.
     #[serde(default)]
+    #[schema(max_items = 100)]
     members: Vec<String>,
     /// With X-API-Key: the user who creates it (its owner).
     #[schema(
