@@ -14,7 +14,7 @@ use crate::db::{Db, DbError, outbox};
 use crate::ids::random_bytes;
 use crate::worker::{self, Signals, Worker};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Commands sent in one `/api/batch`.
 const BATCH_SIZE: usize = 100;
@@ -37,17 +37,24 @@ pub fn stop_wait(last_pass: Duration) -> Duration {
 
 async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_pass: Duration) {
     let mut backoff = MIN_BACKOFF;
+    let mut outage = OutageLog::default();
     while !signals.stopping() {
-        let wait = match deliver_once(&db, &centrifugo).await {
-            Ok(Delivered::Nothing) => {
+        let outcome = deliver_once(&db, &centrifugo)
+            .await
+            .unwrap_or_else(|e| Delivered::Stalled(format!("the database failed: {e}")));
+        let wait = match outcome {
+            Delivered::Nothing => {
+                outage.recovered();
                 backoff = MIN_BACKOFF;
                 POLL_INTERVAL
             }
-            Ok(Delivered::Some) => {
+            Delivered::Some => {
+                outage.recovered();
                 backoff = MIN_BACKOFF;
                 continue;
             }
-            Ok(Delivered::Stalled) | Err(_) => {
+            Delivered::Stalled(why) => {
+                outage.failed(&why);
                 // New writes must not cut a backoff short (that would retry once per
                 // write against a struggling Centrifugo); only stopping does.
                 let wait = with_jitter(backoff);
@@ -58,12 +65,61 @@ async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_p
         };
         signals.wait_or_wake(wait).await;
     }
-    let drained = tokio::time::timeout(last_pass, async {
+    // Whatever is left is reported by the server once this thread is done (or given up).
+    let _ = tokio::time::timeout(last_pass, async {
         while let Ok(Delivered::Some) = deliver_once(&db, &centrifugo).await {}
     })
     .await;
-    if drained.is_err() {
-        log::warn!("outbox: stopping with events still queued; they go out at the next start");
+}
+
+/// How often a delivery outage is logged again while it lasts.
+const OUTAGE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Logs a delivery outage when it starts, then at most once a minute, and once when it
+/// ends: an hour without Centrifugo writes about 60 lines, not one per retry (~1,000).
+#[derive(Default)]
+struct OutageLog(Option<Outage>);
+
+struct Outage {
+    since: Instant,
+    attempts: u32,
+    last_logged: Instant,
+}
+
+impl OutageLog {
+    fn failed(&mut self, why: &str) {
+        let now = Instant::now();
+        match &mut self.0 {
+            None => {
+                log::warn!("outbox: delivery stalled, retrying with backoff: {why}");
+                self.0 = Some(Outage {
+                    since: now,
+                    attempts: 1,
+                    last_logged: now,
+                });
+            }
+            Some(o) => {
+                o.attempts += 1;
+                if now.duration_since(o.last_logged) >= OUTAGE_LOG_EVERY {
+                    log::warn!(
+                        "outbox: delivery stalled for {} s ({} attempts), retrying: {why}",
+                        o.since.elapsed().as_secs(),
+                        o.attempts
+                    );
+                    o.last_logged = now;
+                }
+            }
+        }
+    }
+
+    fn recovered(&mut self) {
+        if let Some(o) = self.0.take() {
+            log::info!(
+                "outbox: delivering again after {:.1} s stalled ({} attempts)",
+                o.since.elapsed().as_secs_f64(),
+                o.attempts
+            );
+        }
     }
 }
 
@@ -76,8 +132,9 @@ fn with_jitter(d: Duration) -> Duration {
 enum Delivered {
     Nothing,
     Some,
-    /// Some command failed in a way a retry may fix; it and those behind it wait.
-    Stalled,
+    /// Some command failed in a way a retry may fix (why, for the log); it and those
+    /// behind it wait.
+    Stalled(String),
 }
 
 async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivered, DbError> {
@@ -89,11 +146,10 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
     let outcomes = match centrifugo.batch(&commands).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            log::warn!(
-                "outbox: {} events wait, Centrifugo failed: {e}",
+            return Ok(Delivered::Stalled(format!(
+                "{} events wait, Centrifugo failed: {e}",
                 pending.len()
-            );
-            return Ok(Delivered::Stalled);
+            )));
         }
     };
     let mut done = Vec::new();
@@ -112,32 +168,24 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
                 refused.push((item.pk, e));
             }
             Err(e) => {
-                log::warn!(
-                    "outbox: event {} will be retried: {} {}",
-                    item.event_id,
-                    e.code,
-                    e.message
-                );
-                failed = Some((item.pk, format!("{} {}", e.code, e.message)));
+                failed = Some((item.pk, item.event_id.clone(), e));
                 break;
             }
         }
     }
-    let stalled = failed.is_some();
+    let stalled = failed
+        .as_ref()
+        .map(|(_, event_id, e)| format!("event {event_id}: {} {}", e.code, e.message));
     db.write(move |c| {
         outbox::remove(c, &done)?;
         for (pk, e) in &refused {
             outbox::fail_permanently(c, *pk, e.code, &e.message)?;
         }
-        if let Some((pk, error)) = &failed {
-            outbox::record_failure(c, *pk, error)?;
+        if let Some((pk, _, e)) = &failed {
+            outbox::record_failure(c, *pk, &format!("{} {}", e.code, e.message))?;
         }
         Ok::<_, DbError>(())
     })
     .await?;
-    Ok(if stalled {
-        Delivered::Stalled
-    } else {
-        Delivered::Some
-    })
+    Ok(stalled.map_or(Delivered::Some, Delivered::Stalled))
 }

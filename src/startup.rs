@@ -3,8 +3,7 @@
 use crate::auth::tokens::{TokenIssuer, TokenSettings};
 use crate::centrifugo::{CentrifugoClient, CentrifugoError};
 use crate::config::Config;
-use crate::db::purge;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, outbox, purge};
 use crate::error::render_framework_error;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
@@ -208,6 +207,14 @@ impl Application {
         let relay = self.relay.clone();
         let _ = tokio::task::spawn_blocking(move || relay.stop(relay::stop_wait(RELAY_LAST_PASS)))
             .await;
+        // Counted here, not by the relay: it may have been given up mid-batch.
+        if let Ok((pending, _)) = self.db.read(outbox::backlog).await
+            && pending > 0
+        {
+            log::warn!(
+                "stopping with realtime events still queued ({pending}); they go out at the next start"
+            );
+        }
         if let Err(e) = self.db.checkpoint().await {
             log::warn!("WAL checkpoint at shutdown failed: {e}");
         }

@@ -408,6 +408,89 @@ async fn a_password_in_centrifugo_url_reaches_neither_ready_nor_the_log() {
     );
 }
 
+/// The lines of the server's log that contain `needle`.
+fn log_lines(served: &Served, needle: &str) -> Vec<String> {
+    std::fs::read_to_string(&served.log_path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_centrifugo_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
+    // Centrifugo's API will listen here, but not yet.
+    let (port, internal_port) = (common::free_port(), common::free_port());
+    let api = format!("http://127.0.0.1:{internal_port}");
+    let mut served = serve(&[("CENTRIFUGO_URL", &api)]).await;
+    let http = reqwest::Client::new();
+    let body: Value = served.post_tokens(&http).await.json().await.unwrap();
+    let created = http
+        .post(format!("{}/api/channels", served.base))
+        .bearer_auth(body["token"].as_str().unwrap())
+        .json(&json!({"id": "room"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // Long enough for seven retries (backoff 0.1 s doubling to 5 s).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let stalled = log_lines(&served, "outbox: delivery stalled");
+    assert_eq!(
+        stalled.len(),
+        1,
+        "one line per outage, not per retry: {stalled:?}"
+    );
+    assert!(stalled[0].contains("WARN"), "{}", stalled[0]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let _centrifugo = common::start_centrifugo(dir.path(), port, internal_port).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while log_lines(&served, "outbox: delivering again after").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line says delivery resumed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    common::stop_gracefully(&mut served.child).await;
+    assert_eq!(log_lines(&served, "outbox: delivery stalled").len(), 1);
+    assert!(
+        log_lines(&served, "still queued").is_empty(),
+        "all delivered"
+    );
+}
+
+#[actix_web::test]
+async fn stopping_while_centrifugo_is_away_says_how_many_events_wait() {
+    let closed = format!("http://127.0.0.1:{}", common::free_port());
+    let mut served = serve(&[("CENTRIFUGO_URL", &closed)]).await;
+    let http = reqwest::Client::new();
+    let body: Value = served.post_tokens(&http).await.json().await.unwrap();
+    let created = http
+        .post(format!("{}/api/channels", served.base))
+        .bearer_auth(body["token"].as_str().unwrap())
+        .json(&json!({"id": "room"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    common::stop_gracefully(&mut served.child).await;
+
+    let queued = log_lines(&served, "realtime events still queued");
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert!(
+        queued[0].contains(
+            "stopping with realtime events still queued (1); they go out at the next start"
+        ),
+        "{}",
+        queued[0]
+    );
+}
+
 /// Sends `head` as is (reqwest refuses such requests) and returns the status answered.
 async fn raw_status(base: &str, head: String) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
