@@ -15,10 +15,12 @@ use super::{DbResult, open_connection};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the WAL is checkpointed.
 const EVERY: Duration = Duration::from_millis(200);
+/// How often a checkpoint failure that lasts is logged again.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 /// WAL length (pages, 4 KiB each) at which the writer checkpoints itself: 16 MiB.
 pub const CAP_PAGES: i64 = 4096;
 /// Size (bytes) a WAL file is cut back to when the log starts over. SQLite never shrinks
@@ -42,9 +44,33 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
+                // A failure that lasts (a full disk) is logged when it starts, then once a
+                // minute, and when it ends: not five lines a second.
+                let mut failing: Option<(Instant, Instant, u64)> = None;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    if let Err(e) = checkpoint(&conn) {
-                        log::warn!("WAL checkpoint failed (retried in {EVERY:?}): {e}");
+                    match (checkpoint(&conn), &mut failing) {
+                        (Err(e), None) => {
+                            log::warn!("WAL checkpoint failed (retried every {EVERY:?}): {e}");
+                            failing = Some((Instant::now(), Instant::now(), 1));
+                        }
+                        (Err(e), Some((since, logged, times))) => {
+                            *times += 1;
+                            if logged.elapsed() >= FAILURE_LOG_EVERY {
+                                log::warn!(
+                                    "WAL checkpoint still failing after {} s ({times} tries): {e}",
+                                    since.elapsed().as_secs()
+                                );
+                                *logged = Instant::now();
+                            }
+                        }
+                        (Ok(()), Some((since, _, times))) => {
+                            log::info!(
+                                "WAL checkpoint works again after {} s ({times} failed tries)",
+                                since.elapsed().as_secs()
+                            );
+                            failing = None;
+                        }
+                        (Ok(()), None) => {}
                     }
                 }
             })
