@@ -25,6 +25,8 @@ pub enum ApiError {
     NotFound(String),
     MethodNotAllowed,
     PayloadTooLarge(usize),
+    /// The body did not arrive within this many seconds.
+    BodyTimeout(u64),
     HeadersTooLarge(usize),
     UnsupportedMediaType,
     /// A body in a `Content-Encoding` we do not decode (the value, as sent).
@@ -82,6 +84,7 @@ impl ApiError {
         ("channel_exists", StatusCode::CONFLICT),
         ("message_deleted", StatusCode::CONFLICT),
         ("too_many_reactions", StatusCode::CONFLICT),
+        ("request_timeout", StatusCode::REQUEST_TIMEOUT),
         ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
         ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
@@ -106,6 +109,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::BodyTimeout(_) => "request_timeout",
             Self::HeadersTooLarge(_) => "headers_too_large",
             Self::UnsupportedMediaType | Self::UnsupportedEncoding(_) => "unsupported_media_type",
             Self::NotReady { .. } => "not_ready",
@@ -144,6 +148,9 @@ impl ApiError {
             Self::NotFound(what) => format!("{what} not found"),
             Self::MethodNotAllowed => "method not allowed on this route".into(),
             Self::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
+            Self::BodyTimeout(secs) => {
+                format!("the request body did not arrive within {secs} s: send it whole, at once")
+            }
             Self::HeadersTooLarge(limit) => format!("request headers exceed {limit} bytes"),
             Self::UnsupportedMediaType => "send the body as JSON with `Content-Type: application/json`".into(),
             Self::UnsupportedEncoding(coding) => format!(
@@ -178,6 +185,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType | Self::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -300,6 +308,7 @@ mod tests {
             NotFound(String::new()),
             MethodNotAllowed,
             PayloadTooLarge(1),
+            BodyTimeout(1),
             HeadersTooLarge(1),
             UnsupportedMediaType,
             UnsupportedEncoding(String::new()),
@@ -331,6 +340,7 @@ mod tests {
                 | NotFound(_)
                 | MethodNotAllowed
                 | PayloadTooLarge(_)
+                | BodyTimeout(_)
                 | HeadersTooLarge(_)
                 | UnsupportedMediaType
                 | UnsupportedEncoding(_)

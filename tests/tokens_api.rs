@@ -4,6 +4,7 @@ use crate::common::chat::{as_key, token};
 use crate::common::{TestApp, assert_error, jwt_claims, jwt_header};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 #[actix_web::test]
 async fn tokens_returns_both_tokens_and_the_user() {
@@ -797,4 +798,35 @@ async fn oversized_headers_get_431() {
         .unwrap();
     assert_error(res, 431, "headers_too_large").await;
     assert_eq!(app.count_users(), 0);
+}
+
+#[actix_web::test]
+async fn a_body_that_never_arrives_whole_gets_408_instead_of_holding_the_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start().await;
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let partial = r#"{"userId":"#;
+    let head = format!(
+        "POST /tokens HTTP/1.1\r\nHost: x\r\nX-API-Key: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        app.api_key,
+        partial.len() + 10
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(partial.as_bytes()).await.unwrap();
+
+    let mut answer = Vec::new();
+    let started = std::time::Instant::now();
+    let read = tokio::time::timeout(
+        chatsdk::routes::json::BODY_TIMEOUT + Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+
+    assert!(read.is_ok(), "still waiting after {:?}", started.elapsed());
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    assert!(started.elapsed() >= chatsdk::routes::json::BODY_TIMEOUT);
 }

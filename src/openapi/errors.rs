@@ -68,6 +68,7 @@ const BODY: &[&str] = &[
     "invalid_json",
     "invalid_request",
     "payload_too_large",
+    "request_timeout",
     "unsupported_media_type",
 ];
 /// A channel named in the path, visible to members (and the app's backend) only.

@@ -13,6 +13,23 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
+
+/// How long a request body may take to arrive, from when the handler asks for it. A
+/// body is at most 64 KiB; without a bound, a client that announces a length and sends
+/// less holds its connection (and the request) forever.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The body, whole, within `BODY_TIMEOUT`.
+async fn read_body(
+    body: impl Future<Output = Result<web::Bytes, actix_web::Error>>,
+    coded: bool,
+) -> Result<web::Bytes, ApiError> {
+    match tokio::time::timeout(BODY_TIMEOUT, body).await {
+        Ok(read) => read.map_err(|e| body_error(e, coded)),
+        Err(_) => Err(ApiError::BodyTimeout(BODY_TIMEOUT.as_secs())),
+    }
+}
 
 /// A JSON request body, parsed into `T`.
 pub struct ApiJson<T>(pub T);
@@ -30,7 +47,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 return Err(ApiError::UnsupportedMediaType);
             }
             let coded = coding?;
-            let bytes = body.await.map_err(|e| body_error(e, coded))?;
+            let bytes = read_body(body, coded).await?;
             parse(&bytes).map(ApiJson)
         })
     }
@@ -52,7 +69,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let coded = coding.as_ref().is_ok_and(|c| *c);
-            let bytes = body.await.map_err(|e| body_error(e, coded))?;
+            let bytes = read_body(body, coded).await?;
             if bytes.is_empty() {
                 return Ok(OptionalJson(None));
             }
