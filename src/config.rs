@@ -248,11 +248,22 @@ impl ServeArgs {
                 "CENTRIFUGO_URL must start with http:// or https:// (got {:?})",
                 self.centrifugo_url
             ));
+        } else if let Err(e) = reqwest::Url::parse(centrifugo_url) {
+            // Else every request to it fails later, in the relay's log only.
+            problems.push(format!(
+                "CENTRIFUGO_URL is not a valid URL ({e}; got {:?})",
+                self.centrifugo_url
+            ));
         }
         let ws_url = self.centrifugo_ws_url.expose();
         if !(ws_url.starts_with("ws://") || ws_url.starts_with("wss://")) {
             problems.push(format!(
                 "CENTRIFUGO_WS_URL must start with ws:// or wss:// (got {:?})",
+                self.centrifugo_ws_url
+            ));
+        } else if let Err(e) = reqwest::Url::parse(ws_url) {
+            problems.push(format!(
+                "CENTRIFUGO_WS_URL is not a valid URL ({e}; got {:?})",
                 self.centrifugo_ws_url
             ));
         }
@@ -579,6 +590,17 @@ mod tests {
             err.to_string().contains("CENTRIFUGO_URL must start"),
             "{err}"
         );
+        a.centrifugo_url = "http://user:pa55word@c d:9000/".into();
+        a.centrifugo_ws_url = "ws://user:pa55word@c d/connection/websocket".into();
+        let text = a.clone().validate("x.db".into()).unwrap_err().to_string();
+        for name in ["CENTRIFUGO_URL", "CENTRIFUGO_WS_URL"] {
+            assert!(
+                text.contains(&format!("{name} is not a valid URL (")),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("pa55word"), "{text}");
+        a.centrifugo_ws_url = "wss://user:pa55word@c/connection/websocket".into();
         a.centrifugo_url = "http://user:pa55word@c:9000/".into();
         a.jwt_secret = Some(Secret::new("0123456789abcdef0123456789abcdef"));
         a.centrifugo_token_secret = Some(Secret::new("a".repeat(40)));
