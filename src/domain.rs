@@ -1,7 +1,5 @@
 //! Domain types built by parsing: once constructed, they are valid.
 
-use crate::chat::Role;
-use crate::db::messages::PageFrom;
 use crate::error::ApiError;
 use serde_json::{Map, Value};
 
@@ -240,6 +238,42 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
             }
         }
     }
+}
+
+/// Roles within a channel, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// Where a page of messages starts.
+#[derive(Debug, Clone, Copy)]
+pub enum PageFrom {
+    /// The newest messages.
+    Latest,
+    Before(i64),
+    After(i64),
 }
 
 #[cfg(test)]

@@ -132,14 +132,7 @@ pub fn find_by_client_id(
         .optional()?)
 }
 
-/// Where a page starts.
-#[derive(Debug, Clone, Copy)]
-pub enum PageFrom {
-    /// The newest messages.
-    Latest,
-    Before(i64),
-    After(i64),
-}
+pub use crate::domain::PageFrom;
 
 /// Up to `limit` messages in ascending `seq`, and whether more lie beyond in the
 /// direction of travel (older for `Latest`/`Before`, newer for `After`).
