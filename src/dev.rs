@@ -211,9 +211,9 @@ fn browser_host(addr: SocketAddr) -> String {
     }
 }
 
-/// Which browser pages Centrifugo lets in: with `--demo`, the user's origins and the demo's
-/// together, so the user sees theirs were kept.
-/// What browser pages may reach: Centrifugo's allowed origins, and the REST API's CORS ones.
+/// What browser pages may reach: Centrifugo's allowed origins (with `--demo`, the user's
+/// and the demo's together, so the user sees theirs were kept), and the REST API's CORS
+/// ones.
 fn origins_line(centrifugo: &[String], cors: &[String]) -> String {
     let centrifugo = if centrifugo.is_empty() {
         "Browser origins: none (a page elsewhere needs CENTRIFUGO_CLIENT_ALLOWED_ORIGINS, space-separated)".into()

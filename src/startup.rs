@@ -212,7 +212,7 @@ impl Application {
             && pending > 0
         {
             log::warn!(
-                "stopping with realtime events still queued ({pending}); they go out at the next start"
+                "stopping with realtime events still queued ({pending}); a server on this database delivers them (another one now, or this one at its next start)"
             );
         }
         if let Err(e) = self.db.checkpoint().await {

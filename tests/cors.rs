@@ -137,8 +137,20 @@ async fn refusals_before_the_handler_carry_cors_headers_so_a_browser_can_read_th
     };
     let check = async |res: reqwest::Response, status: u16, code: &str| {
         let origin = allow_origin(&res);
+        let exposed = res
+            .headers()
+            .get("access-control-expose-headers")
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .unwrap_or_default();
         assert_error(res, status, code).await;
         assert_eq!(origin.as_deref(), Some(ORIGIN), "{code}");
+        // A page reads these only when they are exposed.
+        for header in ["retry-after", "x-ratelimit-reset", "x-request-id"] {
+            assert!(
+                exposed.contains(header),
+                "{code}: {header} not in {exposed:?}"
+            );
+        }
     };
 
     // The auth middleware refuses: a token that is not one.

@@ -484,7 +484,7 @@ async fn stopping_while_centrifugo_is_away_says_how_many_events_wait() {
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert!(
         queued[0].contains(
-            "stopping with realtime events still queued (1); they go out at the next start"
+            "stopping with realtime events still queued (1); a server on this database delivers them"
         ),
         "{}",
         queued[0]

@@ -492,3 +492,33 @@ async fn off_disables_every_limit_and_every_header() {
         assert_error(bad, 401, "invalid_api_key").await;
     }
 }
+
+#[actix_web::test]
+async fn over_the_write_limit_a_revoked_token_still_gets_the_429_without_a_revocation_read() {
+    let app =
+        TestApp::start_with(|a| a.rate_limits.rate_limit_user_writes = "1/min".parse().unwrap())
+            .await;
+    let alice = token(&app, "alice").await;
+    let create = |id: &'static str| {
+        as_user(
+            &app,
+            &alice,
+            Method::POST,
+            "/api/channels",
+            Some(json!({"id": id})),
+        )
+    };
+    assert_eq!(create("one").await.status(), 201);
+    let revoked = app
+        .http
+        .post(format!("{}/api/users/alice/revoke-tokens", app.base))
+        .header("X-API-Key", &app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+
+    // The limiter answers before any handler: its refusal stands as it did before the
+    // token was revoked (and stays a cheap answer under load).
+    assert_error(create("two").await, 429, "rate_limited").await;
+}

@@ -97,6 +97,11 @@ mod tests {
         assert_eq!(after[..2], before[..]);
         assert_eq!(after[2].1, "evt_c");
         assert!(after[2].0 > after[1].0);
+        // The rebuilt table never hands out an old id, even once emptied.
+        let pks: Vec<i64> = after.iter().map(|(pk, _)| *pk).collect();
+        outbox::remove(&conn, &pks).unwrap();
+        queue(&conn, "evt_d");
+        assert!(queued(&conn)[0].0 > after[2].0, "{:?}", queued(&conn));
     }
 
     fn count_of(conn: &Connection, channel_pk: i64) -> (i64, i64) {

@@ -162,6 +162,10 @@ pub fn set_refusal_headers(headers: &mut HeaderMap, decision: &Decision) {
     );
 }
 
+/// Marks a request the per-user limit refused: no handler ran, and the 429 stands (the
+/// auth middleware does not then spend a database read on the token's revocation).
+pub struct RefusedByUserLimit;
+
 /// Per-user limit on chat writes: messages, reactions, channel and member changes (wrap
 /// those resources).
 pub async fn limit_user_writes<B: MessageBody + 'static>(
@@ -202,7 +206,10 @@ async fn limit_user<B: MessageBody + 'static>(
         .and_then(|c| Some(format!("{}\0{}", c.app_id, c.token_user.as_ref()?)));
     let quota = match user_key.map(|key| limits.hit_user(class, &key)) {
         Some(Ok(quota)) => quota,
-        Some(Err(refusal)) => return Ok(req.error_response(refusal).map_into_right_body()),
+        Some(Err(refusal)) => {
+            req.extensions_mut().insert(RefusedByUserLimit);
+            return Ok(req.error_response(refusal).map_into_right_body());
+        }
         None => None,
     };
     let mut res = next.call(req).await?;

@@ -106,8 +106,13 @@ pub async fn require_caller<B: MessageBody + 'static>(
     req.extensions_mut().insert(caller);
     let mut res = next.call(req).await?;
     // The handler answered without a database trip (a bad body or path, say): the
-    // token's revocation is checked now, and a revoked token still gets its 401.
-    if let Some(check) = revocation.filter(|c| !c.done()) {
+    // token's revocation is checked now, and a revoked token still gets its 401. Not
+    // after a per-user 429: no handler ran, and a refusal must stay cheap.
+    let limited = res
+        .request()
+        .extensions()
+        .contains::<ratelimit::RefusedByUserLimit>();
+    if let Some(check) = revocation.filter(|c| !c.done() && !limited) {
         let outcome = state.db.read(move |c| check.run(c)).await;
         if let Err(e) = outcome {
             if res.status().is_success() {

@@ -94,6 +94,14 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             actix_web::http::header::AUTHORIZATION,
             actix_web::http::header::CONTENT_TYPE,
         ])
+        // What a page needs to read besides the body: when to retry, and the id to quote.
+        .expose_headers([
+            actix_web::http::header::RETRY_AFTER.as_str(),
+            ratelimit::LIMIT_HEADER,
+            ratelimit::REMAINING_HEADER,
+            ratelimit::RESET_HEADER,
+            crate::telemetry::REQUEST_ID_HEADER,
+        ])
         .max_age(600)
 }
 
