@@ -85,7 +85,7 @@ pub fn parse_key_id(key: &Secret) -> Option<&str> {
 /// (`chatsdk_key_abc_…`): for echoing what an operator typed. A key with a typo in its
 /// secret, which fails the checksum, still holds nearly all of it, so it is hidden too.
 /// Other shapes (no `chatsdk_key_` prefix, upper case) are not recognised: messages show
-/// an argument back only when it is shaped like an id (`cli::shown`).
+/// an argument back only when it is shaped like an id (`cli::keys::shown`).
 pub fn redact(text: &str) -> Cow<'_, str> {
     const KEY_START: &str = "chatsdk_key_";
     if !text.contains(KEY_START) {
