@@ -87,6 +87,20 @@ struct Served {
 }
 
 impl Served {
+    /// `alice` creates a channel: one write that queues a realtime event.
+    async fn create_channel_as_alice(&self) {
+        let http = reqwest::Client::new();
+        let body: Value = self.post_tokens(&http).await.json().await.unwrap();
+        let created = http
+            .post(format!("{}/api/channels", self.base))
+            .bearer_auth(body["token"].as_str().unwrap())
+            .json(&json!({"id": "room"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+
     /// `POST /tokens` for `alice` with the app's key.
     async fn post_tokens(&self, http: &reqwest::Client) -> reqwest::Response {
         http.post(format!("{}/tokens", self.base))
@@ -424,16 +438,7 @@ async fn a_centrifugo_outage_is_logged_once_when_it_starts_and_once_when_it_ends
     let (port, internal_port) = (common::free_port(), common::free_port());
     let api = format!("http://127.0.0.1:{internal_port}");
     let mut served = serve(&[("CENTRIFUGO_URL", &api)]).await;
-    let http = reqwest::Client::new();
-    let body: Value = served.post_tokens(&http).await.json().await.unwrap();
-    let created = http
-        .post(format!("{}/api/channels", served.base))
-        .bearer_auth(body["token"].as_str().unwrap())
-        .json(&json!({"id": "room"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    served.create_channel_as_alice().await;
 
     // Long enough for seven retries (backoff 0.1 s doubling to 5 s).
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -467,16 +472,7 @@ async fn a_centrifugo_outage_is_logged_once_when_it_starts_and_once_when_it_ends
 async fn stopping_while_centrifugo_is_away_says_how_many_events_wait() {
     let closed = format!("http://127.0.0.1:{}", common::free_port());
     let mut served = serve(&[("CENTRIFUGO_URL", &closed)]).await;
-    let http = reqwest::Client::new();
-    let body: Value = served.post_tokens(&http).await.json().await.unwrap();
-    let created = http
-        .post(format!("{}/api/channels", served.base))
-        .bearer_auth(body["token"].as_str().unwrap())
-        .json(&json!({"id": "room"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    served.create_channel_as_alice().await;
 
     common::stop_gracefully(&mut served.child).await;
 
