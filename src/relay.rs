@@ -12,9 +12,10 @@
 use crate::centrifugo::CentrifugoClient;
 use crate::db::{Db, DbError, outbox};
 use crate::ids::random_bytes;
+use crate::logging::{Outage, Report};
 use crate::worker::{self, Signals, Worker};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Commands sent in one `/api/batch`.
 const BATCH_SIZE: usize = 100;
@@ -37,24 +38,24 @@ pub fn stop_wait(last_pass: Duration) -> Duration {
 
 async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_pass: Duration) {
     let mut backoff = MIN_BACKOFF;
-    let mut outage = OutageLog::default();
+    let mut outage = Outage::new(OUTAGE_LOG_EVERY);
     while !signals.stopping() {
         let outcome = deliver_once(&db, &centrifugo)
             .await
             .unwrap_or_else(|e| Delivered::Stalled(format!("the database failed: {e}")));
         let wait = match outcome {
             Delivered::Nothing => {
-                outage.recovered();
+                log_delivering(&mut outage);
                 backoff = MIN_BACKOFF;
                 POLL_INTERVAL
             }
             Delivered::Some => {
-                outage.recovered();
+                log_delivering(&mut outage);
                 backoff = MIN_BACKOFF;
                 continue;
             }
             Delivered::Stalled(why) => {
-                outage.failed(&why);
+                log_stalled(&mut outage, &why);
                 // New writes must not cut a backoff short (that would retry once per
                 // write against a struggling Centrifugo); only stopping does.
                 let wait = with_jitter(backoff);
@@ -75,51 +76,23 @@ async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_p
 /// How often a delivery outage is logged again while it lasts.
 const OUTAGE_LOG_EVERY: Duration = Duration::from_secs(60);
 
-/// Logs a delivery outage when it starts, then at most once a minute, and once when it
-/// ends: an hour without Centrifugo writes about 60 lines, not one per retry (~1,000).
-#[derive(Default)]
-struct OutageLog(Option<Outage>);
-
-struct Outage {
-    since: Instant,
-    attempts: u32,
-    last_logged: Instant,
+fn log_stalled(outage: &mut Outage, why: &str) {
+    match outage.failed() {
+        Report::Began => log::warn!("outbox: delivery stalled, retrying with backoff: {why}"),
+        Report::Lasting { since, tries } => log::warn!(
+            "outbox: delivery stalled for {} s ({tries} attempts), retrying: {why}",
+            since.as_secs()
+        ),
+        Report::Ended { .. } | Report::Quiet => {}
+    }
 }
 
-impl OutageLog {
-    fn failed(&mut self, why: &str) {
-        let now = Instant::now();
-        match &mut self.0 {
-            None => {
-                log::warn!("outbox: delivery stalled, retrying with backoff: {why}");
-                self.0 = Some(Outage {
-                    since: now,
-                    attempts: 1,
-                    last_logged: now,
-                });
-            }
-            Some(o) => {
-                o.attempts += 1;
-                if now.duration_since(o.last_logged) >= OUTAGE_LOG_EVERY {
-                    log::warn!(
-                        "outbox: delivery stalled for {} s ({} attempts), retrying: {why}",
-                        o.since.elapsed().as_secs(),
-                        o.attempts
-                    );
-                    o.last_logged = now;
-                }
-            }
-        }
-    }
-
-    fn recovered(&mut self) {
-        if let Some(o) = self.0.take() {
-            log::info!(
-                "outbox: delivering again after {:.1} s stalled ({} attempts)",
-                o.since.elapsed().as_secs_f64(),
-                o.attempts
-            );
-        }
+fn log_delivering(outage: &mut Outage) {
+    if let Report::Ended { since, tries } = outage.succeeded() {
+        log::info!(
+            "outbox: delivering again after {:.1} s stalled ({tries} attempts)",
+            since.as_secs_f64()
+        );
     }
 }
 

@@ -12,10 +12,11 @@
 //!   checkpoint completes, and it copies only the frames this thread has not.
 
 use super::{DbResult, open_connection};
+use crate::logging::{Outage, Report};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often the WAL is checkpointed.
 const EVERY: Duration = Duration::from_millis(200);
@@ -36,6 +37,24 @@ pub struct Checkpointer {
     _alive: mpsc::Sender<()>,
 }
 
+/// The line, if any, a checkpoint's outcome is worth (`error`: why it failed).
+fn log_outcome(report: Report, error: Option<&super::DbError>) {
+    match (report, error) {
+        (Report::Began, Some(e)) => {
+            log::warn!("WAL checkpoint failed (retried every {EVERY:?}): {e}")
+        }
+        (Report::Lasting { since, tries }, Some(e)) => log::warn!(
+            "WAL checkpoint still failing after {} s ({tries} tries): {e}",
+            since.as_secs()
+        ),
+        (Report::Ended { since, tries }, _) => log::info!(
+            "WAL checkpoint works again after {} s ({tries} failed tries)",
+            since.as_secs()
+        ),
+        _ => {}
+    }
+}
+
 impl Checkpointer {
     /// Starts the thread with its own connection to `path`.
     pub fn start(path: &Path) -> DbResult<Checkpointer> {
@@ -46,31 +65,11 @@ impl Checkpointer {
             .spawn(move || {
                 // A failure that lasts (a full disk) is logged when it starts, then once a
                 // minute, and when it ends: not five lines a second.
-                let mut failing: Option<(Instant, Instant, u64)> = None;
+                let mut outage = Outage::new(FAILURE_LOG_EVERY);
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    match (checkpoint(&conn), &mut failing) {
-                        (Err(e), None) => {
-                            log::warn!("WAL checkpoint failed (retried every {EVERY:?}): {e}");
-                            failing = Some((Instant::now(), Instant::now(), 1));
-                        }
-                        (Err(e), Some((since, logged, times))) => {
-                            *times += 1;
-                            if logged.elapsed() >= FAILURE_LOG_EVERY {
-                                log::warn!(
-                                    "WAL checkpoint still failing after {} s ({times} tries): {e}",
-                                    since.elapsed().as_secs()
-                                );
-                                *logged = Instant::now();
-                            }
-                        }
-                        (Ok(()), Some((since, _, times))) => {
-                            log::info!(
-                                "WAL checkpoint works again after {} s ({times} failed tries)",
-                                since.elapsed().as_secs()
-                            );
-                            failing = None;
-                        }
-                        (Ok(()), None) => {}
+                    match checkpoint(&conn) {
+                        Ok(()) => log_outcome(outage.succeeded(), None),
+                        Err(e) => log_outcome(outage.failed(), Some(&e)),
                     }
                 }
             })

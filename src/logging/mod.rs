@@ -10,7 +10,9 @@ use std::io::{self, Write};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
+mod outage;
 mod sink;
+pub use outage::{Outage, Report};
 pub use sink::BufferingGuard;
 use sink::Sink;
 
