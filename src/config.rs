@@ -14,6 +14,10 @@ pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 /// after a revocation the old one can reconnect (to the personal channel) until it
 /// expires: short by default. The client SDKs renew it through `getToken`.
 pub const DEFAULT_WS_TOKEN_TTL_SECS: u64 = 900;
+/// The REST token's lifetime when none is set: a day.
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 86_400;
+/// A subscription token's lifetime when none is set.
+pub const DEFAULT_SUB_TOKEN_TTL_SECS: u64 = 300;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Centrifugo's internal port, where its server API (`/api`) listens with our config.
 pub const DEFAULT_CENTRIFUGO_URL: &str = "http://localhost:9000";
@@ -65,15 +69,6 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATSDK_DEMO", value_parser = crate::config::parse_switch)]
     pub demo: bool,
 
-    /// Lifetime of the REST token (and of the wsToken, when shorter than 900 s), in seconds.
-    #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
-    pub token_ttl: u64,
-
-    /// Lifetime of the wsToken (Centrifugo connection token), in seconds; default: 900, or
-    /// CHATSDK_TOKEN_TTL when that is shorter.
-    #[arg(long, env = "CHATSDK_WS_TOKEN_TTL")]
-    pub ws_token_ttl: Option<u64>,
-
     /// The REST secret before a rotation: still accepted for verification, never used to sign.
     #[arg(long, env = "CHATSDK_JWT_PREVIOUS_SECRET", hide_env_values = true)]
     pub jwt_previous_secret: Option<Secret>,
@@ -82,18 +77,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATSDK_JWT_LEEWAY", default_value_t = crate::auth::tokens::CLOCK_LEEWAY_SECS)]
     pub jwt_leeway: u64,
 
-    /// Browser origins allowed to call /api with a bearer token (CORS), comma-separated,
-    /// e.g. `https://app.example.com,http://localhost:3000`. Empty: CORS off.
-    #[arg(long, env = "CHATSDK_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
-
     /// Development mode: accept placeholder-looking secrets (never in production).
     #[arg(long, env = "CHATSDK_DEV", value_parser = crate::config::parse_switch)]
     pub dev: bool,
 
-    /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
-    #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
-    pub sub_token_ttl: u64,
+    #[command(flatten)]
+    pub client: ClientArgs,
 
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
@@ -116,6 +105,41 @@ pub enum RateLimitMode {
     On,
     /// No limits and no X-RateLimit-* headers (benchmarks).
     Off,
+}
+
+/// What frontends get: token lifetimes and the browser origins of the REST API. Shared by
+/// `serve` and `dev`, so a frontend developer tries under `dev` what production runs.
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// Lifetime of the REST token (and of the wsToken, when shorter than 900 s), in seconds.
+    #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
+    pub token_ttl: u64,
+
+    /// Lifetime of the wsToken (Centrifugo connection token), in seconds; default: 900, or
+    /// CHATSDK_TOKEN_TTL when that is shorter.
+    #[arg(long, env = "CHATSDK_WS_TOKEN_TTL")]
+    pub ws_token_ttl: Option<u64>,
+
+    /// Lifetime of chat channel subscription tokens, in seconds (clients renew them).
+    #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = DEFAULT_SUB_TOKEN_TTL_SECS)]
+    pub sub_token_ttl: u64,
+
+    /// Browser origins allowed to call /api with a bearer token (CORS), comma-separated,
+    /// e.g. `https://app.example.com,http://localhost:3000`. Empty: CORS off.
+    #[arg(long, env = "CHATSDK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ClientArgs {
+    /// The defaults clap gives when nothing is set.
+    fn default() -> Self {
+        ClientArgs {
+            token_ttl: DEFAULT_TOKEN_TTL_SECS,
+            ws_token_ttl: None,
+            sub_token_ttl: DEFAULT_SUB_TOKEN_TTL_SECS,
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 /// Rate limits, each written `<count>/<window>`: `120/min`, `20/s`, `3/2s`, `1000/h`.
@@ -203,8 +227,9 @@ impl ServeArgs {
     /// The wsToken's lifetime: as set, else `DEFAULT_WS_TOKEN_TTL_SECS` or the REST
     /// token's, whichever is shorter.
     pub fn ws_token_ttl_or_default(&self) -> u64 {
-        self.ws_token_ttl
-            .unwrap_or(self.token_ttl.min(DEFAULT_WS_TOKEN_TTL_SECS))
+        self.client
+            .ws_token_ttl
+            .unwrap_or(self.client.token_ttl.min(DEFAULT_WS_TOKEN_TTL_SECS))
     }
 
     /// Checks every setting and reports all problems at once.
@@ -267,26 +292,26 @@ impl ServeArgs {
                 self.centrifugo_ws_url
             ));
         }
-        if self.token_ttl == 0 || self.token_ttl > MAX_TOKEN_TTL_SECS {
+        if self.client.token_ttl == 0 || self.client.token_ttl > MAX_TOKEN_TTL_SECS {
             problems.push(format!(
                 "CHATSDK_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {})",
-                self.token_ttl
+                self.client.token_ttl
             ));
         }
         // Only a value the user set: the default follows CHATSDK_TOKEN_TTL, whose own
         // problem is already listed.
-        if let Some(set) = self.ws_token_ttl
+        if let Some(set) = self.client.ws_token_ttl
             && (set == 0 || set > MAX_TOKEN_TTL_SECS)
         {
             problems.push(format!(
                 "CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {set})"
             ));
-        } else if ws_token_ttl > self.token_ttl && self.token_ttl != 0 {
+        } else if ws_token_ttl > self.client.token_ttl && self.client.token_ttl != 0 {
             // Clients renew the REST token when the SDK asks for a new wsToken: a wsToken
             // that outlives it leaves them with an expired REST token in between.
             problems.push(format!(
                 "CHATSDK_WS_TOKEN_TTL ({ws_token_ttl}) must not exceed CHATSDK_TOKEN_TTL ({}): clients renew the REST token when they renew the wsToken",
-                self.token_ttl
+                self.client.token_ttl
             ));
         }
         if self.jwt_leeway > MAX_JWT_LEEWAY_SECS {
@@ -314,13 +339,14 @@ impl ServeArgs {
                 );
             }
         }
-        if self.sub_token_ttl == 0 || self.sub_token_ttl > MAX_TOKEN_TTL_SECS {
+        if self.client.sub_token_ttl == 0 || self.client.sub_token_ttl > MAX_TOKEN_TTL_SECS {
             problems.push(format!(
                 "CHATSDK_SUB_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {})",
-                self.sub_token_ttl
+                self.client.sub_token_ttl
             ));
         }
         let cors_origins: Vec<String> = self
+            .client
             .cors_origins
             .iter()
             .map(|o| o.trim().to_string())
@@ -368,9 +394,9 @@ impl ServeArgs {
                     centrifugo_api_key,
                     centrifugo_ws_url: self.centrifugo_ws_url,
                     demo: self.demo,
-                    token_ttl: self.token_ttl,
+                    token_ttl: self.client.token_ttl,
                     ws_token_ttl,
-                    sub_token_ttl: self.sub_token_ttl,
+                    sub_token_ttl: self.client.sub_token_ttl,
                     jwt_previous_secret,
                     jwt_leeway: self.jwt_leeway,
                     cors_origins,
@@ -457,13 +483,13 @@ mod tests {
             centrifugo_api_key: None,
             centrifugo_ws_url: DEFAULT_CENTRIFUGO_WS_URL.into(),
             demo: false,
-            token_ttl: 0,
-            ws_token_ttl: None,
+            client: ClientArgs {
+                token_ttl: 0,
+                ..ClientArgs::default()
+            },
             jwt_previous_secret: None,
             jwt_leeway: 30,
-            cors_origins: Vec::new(),
             dev: false,
-            sub_token_ttl: 300,
             rate_limits: RateLimitArgs::default(),
             metrics_addr: None,
         }
@@ -496,8 +522,8 @@ mod tests {
         a.centrifugo_token_secret = Some(Secret::new("a".repeat(40)));
         a.centrifugo_api_key = Some(Secret::new("k9f3b2a7d1e5c4"));
         a.centrifugo_url = "http://c:8000".into();
-        a.token_ttl = 60;
-        a.cors_origins = vec![
+        a.client.token_ttl = 60;
+        a.client.cors_origins = vec![
             "https://ok.example.com".into(),
             "*".into(),
             "https://x.io/path".into(),
@@ -517,16 +543,16 @@ mod tests {
             "{err}"
         );
         a.dev = true;
-        a.cors_origins = vec!["http://localhost:3000".into()];
+        a.client.cors_origins = vec!["http://localhost:3000".into()];
         assert!(a.validate("x.db".into()).is_ok());
     }
 
     #[test]
     fn a_ws_token_ttl_out_of_range_is_refused_when_set() {
         let mut a = args();
-        a.token_ttl = 60;
+        a.client.token_ttl = 60;
         for set in [0, MAX_TOKEN_TTL_SECS + 1] {
-            a.ws_token_ttl = Some(set);
+            a.client.ws_token_ttl = Some(set);
             let text = a.clone().validate("x.db".into()).unwrap_err().to_string();
             assert!(
                 text.contains(&format!("CHATSDK_WS_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL_SECS} seconds (got {set})")),
@@ -538,14 +564,14 @@ mod tests {
     #[test]
     fn a_ws_token_outliving_the_rest_token_is_refused() {
         let mut a = args();
-        a.token_ttl = 60;
-        a.ws_token_ttl = Some(61);
+        a.client.token_ttl = 60;
+        a.client.ws_token_ttl = Some(61);
         let text = a.clone().validate("x.db".into()).unwrap_err().to_string();
         assert!(
             text.contains("CHATSDK_WS_TOKEN_TTL (61) must not exceed CHATSDK_TOKEN_TTL (60)"),
             "{text}"
         );
-        a.ws_token_ttl = Some(60);
+        a.client.ws_token_ttl = Some(60);
         let text = a.validate("x.db".into()).unwrap_err().to_string();
         assert!(
             !text.contains("CHATSDK_WS_TOKEN_TTL"),
@@ -574,7 +600,7 @@ mod tests {
         a.centrifugo_token_secret = Some(s);
         a.centrifugo_api_key = Some(Secret::new("k9f3b2a7d1e5c4"));
         a.centrifugo_url = "http://c:8000".into();
-        a.token_ttl = 60;
+        a.client.token_ttl = 60;
         let err = a.validate("x.db".into()).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         assert!(err.problems[0].contains("must differ"));
@@ -605,7 +631,7 @@ mod tests {
         a.jwt_secret = Some(Secret::new("0123456789abcdef0123456789abcdef"));
         a.centrifugo_token_secret = Some(Secret::new("a".repeat(40)));
         a.centrifugo_api_key = Some(Secret::new("k9f3b2a7d1e5c4"));
-        a.token_ttl = 60;
+        a.client.token_ttl = 60;
         a.dev = true;
         let config = a.clone().validate("x.db".into()).unwrap();
 

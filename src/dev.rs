@@ -5,7 +5,7 @@
 use crate::auth::api_key::{self, ApiKeyHash};
 use crate::centrifugo_process::{self, CentrifugoOptions, CentrifugoProcess};
 use crate::cli::{CliError, Output};
-use crate::config::{DEFAULT_ADDR, ServeArgs};
+use crate::config::{ClientArgs, DEFAULT_ADDR, ServeArgs};
 use crate::db::{Db, apps, keys};
 use crate::ids;
 use crate::secret::Secret;
@@ -31,20 +31,10 @@ pub struct DevArgs {
     /// Also serve the browser chat demo at /demo (and let Centrifugo accept its origin).
     #[arg(long, env = "CHATSDK_DEMO", value_parser = crate::config::parse_switch)]
     pub demo: bool,
-    // The settings of `serve` a frontend developer tries under `dev`: short tokens to see
-    // renewal work, and CORS for a frontend served from its own origin.
-    /// Lifetime of the REST token, in seconds (as `serve`).
-    #[arg(long, env = "CHATSDK_TOKEN_TTL", default_value_t = 86_400)]
-    pub token_ttl: u64,
-    /// Lifetime of the wsToken, in seconds (as `serve`).
-    #[arg(long, env = "CHATSDK_WS_TOKEN_TTL")]
-    pub ws_token_ttl: Option<u64>,
-    /// Lifetime of subscription tokens, in seconds (as `serve`).
-    #[arg(long, env = "CHATSDK_SUB_TOKEN_TTL", default_value_t = 300)]
-    pub sub_token_ttl: u64,
-    /// Browser origins allowed to call /api (CORS), comma-separated (as `serve`).
-    #[arg(long, env = "CHATSDK_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
+    /// `serve`'s token lifetimes and CORS origins: a frontend developer tries renewal with
+    /// short tokens, or a page served from its own origin.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 const SECRET_NAMES: [&str; 3] = [
@@ -150,11 +140,8 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         centrifugo_api_key: Some(secrets["CENTRIFUGO_HTTP_API_KEY"].clone()),
         centrifugo_ws_url: centrifugo.ws_url.clone().into(),
         demo: args.demo,
-        token_ttl: args.token_ttl,
-        sub_token_ttl: args.sub_token_ttl,
-        ws_token_ttl: args.ws_token_ttl,
+        client: args.client,
         jwt_previous_secret: None,
-        cors_origins: args.cors_origins,
         dev: false,
         jwt_leeway: crate::auth::tokens::CLOCK_LEEWAY_SECS,
         rate_limits: Default::default(),

@@ -42,9 +42,9 @@ async fn two_browsers_chat_live_through_the_demo_page_while_their_tokens_expire(
     let (chromium, web) = (chromium(), web_dir());
     let app = TestApp::start_for_browsers(|a| {
         a.demo = true;
-        a.token_ttl = REST_TOKEN_TTL;
-        a.ws_token_ttl = Some(WS_TOKEN_TTL);
-        a.sub_token_ttl = SUB_TOKEN_TTL;
+        a.client.token_ttl = REST_TOKEN_TTL;
+        a.client.ws_token_ttl = Some(WS_TOKEN_TTL);
+        a.client.sub_token_ttl = SUB_TOKEN_TTL;
         // No grace after expiry: a REST token the page failed to renew would be refused.
         a.jwt_leeway = 0;
     })

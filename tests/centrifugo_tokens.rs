@@ -97,7 +97,7 @@ async fn a_ws_token_signed_with_the_wrong_secret_is_refused() {
 
 #[actix_web::test]
 async fn an_expired_ws_token_is_refused_and_the_client_asks_for_a_new_one() {
-    let app = TestApp::start_with(|a| a.token_ttl = 1).await;
+    let app = TestApp::start_with(|a| a.client.token_ttl = 1).await;
     let body = app.tokens_for("alice").await;
     let ws = body["wsToken"].as_str().unwrap().to_string();
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;

@@ -53,7 +53,7 @@ async fn cors_is_off_by_default() {
 
 #[actix_web::test]
 async fn an_allowed_origin_may_call_api_with_a_bearer_token() {
-    let app = TestApp::start_with(|a| a.cors_origins = vec![ORIGIN.into()]).await;
+    let app = TestApp::start_with(|a| a.client.cors_origins = vec![ORIGIN.into()]).await;
 
     let res = preflight(&app, "/api/channels", ORIGIN, "authorization,content-type").await;
 
@@ -80,7 +80,7 @@ async fn an_allowed_origin_may_call_api_with_a_bearer_token() {
 
 #[actix_web::test]
 async fn a_preflight_asking_for_the_api_key_header_is_refused() {
-    let app = TestApp::start_with(|a| a.cors_origins = vec![ORIGIN.into()]).await;
+    let app = TestApp::start_with(|a| a.client.cors_origins = vec![ORIGIN.into()]).await;
 
     let res = preflight(&app, "/api/channels", ORIGIN, "x-api-key,content-type").await;
 
@@ -90,7 +90,7 @@ async fn a_preflight_asking_for_the_api_key_header_is_refused() {
 
 #[actix_web::test]
 async fn other_origins_get_no_cors_headers() {
-    let app = TestApp::start_with(|a| a.cors_origins = vec![ORIGIN.into()]).await;
+    let app = TestApp::start_with(|a| a.client.cors_origins = vec![ORIGIN.into()]).await;
     let res = preflight(
         &app,
         "/api/channels",
@@ -103,7 +103,7 @@ async fn other_origins_get_no_cors_headers() {
 
 #[actix_web::test]
 async fn tokens_never_sends_cors_headers() {
-    let app = TestApp::start_with(|a| a.cors_origins = vec![ORIGIN.into()]).await;
+    let app = TestApp::start_with(|a| a.client.cors_origins = vec![ORIGIN.into()]).await;
 
     let res = preflight(&app, "/tokens", ORIGIN, "x-api-key,content-type").await;
     assert_eq!(allow_origin(&res), None);
@@ -123,7 +123,7 @@ async fn tokens_never_sends_cors_headers() {
 #[actix_web::test]
 async fn refusals_before_the_handler_carry_cors_headers_so_a_browser_can_read_their_code() {
     let app = TestApp::start_with(|a| {
-        a.cors_origins = vec![ORIGIN.into()];
+        a.client.cors_origins = vec![ORIGIN.into()];
         a.rate_limits.rate_limit_user_writes = "1/min".parse().unwrap();
     })
     .await;

@@ -427,7 +427,7 @@ async fn failed_authentication_is_limited_per_ip_but_a_valid_key_still_passes() 
 async fn bad_tokens_count_as_failures_and_expired_ones_do_not() {
     let app = TestApp::start_with(|a| {
         a.rate_limits.rate_limit_auth_failures = "2/min".parse().unwrap();
-        a.token_ttl = 1;
+        a.client.token_ttl = 1;
         a.jwt_leeway = 0;
     })
     .await;

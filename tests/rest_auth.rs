@@ -165,7 +165,7 @@ async fn an_expired_token_gets_token_expired() {
 #[actix_web::test]
 async fn a_token_issued_with_a_one_second_ttl_expires_past_the_configured_leeway() {
     let app = TestApp::start_with(|a| {
-        a.token_ttl = 1;
+        a.client.token_ttl = 1;
         a.jwt_leeway = 1;
     })
     .await;

@@ -765,7 +765,7 @@ async fn a_non_ascii_api_key_header_is_an_invalid_key() {
 
 #[actix_web::test]
 async fn the_ws_token_ttl_is_configurable_on_its_own() {
-    let app = TestApp::start_with(|a| a.ws_token_ttl = Some(600)).await;
+    let app = TestApp::start_with(|a| a.client.ws_token_ttl = Some(600)).await;
 
     let body = app.tokens_for("alice").await;
 

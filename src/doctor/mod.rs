@@ -150,7 +150,8 @@ pub async fn run(args: ServeArgs, database: PathBuf) -> Report {
         .clone()
         .filter(|s| !s.is_empty());
     checks.push(websocket::check_websocket(&args.centrifugo_ws_url, token_secret, ws_ttl).await);
-    checks.extend(websocket::check_origins(&args.centrifugo_ws_url, &args.cors_origins).await);
+    checks
+        .extend(websocket::check_origins(&args.centrifugo_ws_url, &args.client.cors_origins).await);
     checks.push(websocket::client_url(&args.centrifugo_ws_url, args.addr));
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),

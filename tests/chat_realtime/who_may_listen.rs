@@ -184,7 +184,7 @@ async fn a_removed_member_is_unsubscribed_at_once_and_gets_nothing_more() {
 async fn a_removed_member_can_listen_with_a_held_token_only_until_its_exp() {
     // The documented bound: Centrifugo OSS cannot revoke a subscription token, so a token
     // held at removal works until its `exp` (CHATSDK_SUB_TOKEN_TTL), never after.
-    let app = TestApp::start_with(|a| a.sub_token_ttl = 2).await;
+    let app = TestApp::start_with(|a| a.client.sub_token_ttl = 2).await;
     let alice = user(&app, "alice").await;
     let bob = user(&app, "bob").await;
     let channel = create_channel(&app, &alice, "room", &["bob"]).await;
