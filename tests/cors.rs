@@ -164,14 +164,7 @@ async fn refusals_before_the_handler_carry_cors_headers_so_a_browser_can_read_th
     assert_eq!(create("one").send().await.unwrap().status(), 201);
     check(create("two").send().await.unwrap(), 429, "rate_limited").await;
     // A revoked token, through the handler (which reads the database)…
-    let revoked = app
-        .http
-        .post(format!("{}/api/users/alice/revoke-tokens", app.base))
-        .header("X-API-Key", &app.api_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    app.revoke_tokens("alice").await;
     let res = from_browser(Method::GET, "/api/me", token).send().await;
     check(res.unwrap(), 401, "token_revoked").await;
     // …and judged by the middleware after a handler refused the body without one.

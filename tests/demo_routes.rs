@@ -41,12 +41,7 @@ async fn without_chatsdk_demo_the_page_and_the_token_route_are_404() {
 async fn the_page_and_its_assets_are_served_from_the_binary() {
     let app = TestApp::start_with(|a| a.demo = true).await;
 
-    let page = app
-        .http
-        .get(format!("{}/demo", app.base))
-        .send()
-        .await
-        .unwrap();
+    let page = app.get("/demo").await;
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
@@ -121,12 +116,7 @@ async fn a_user_and_password_in_the_websocket_url_never_reach_the_demo_page() {
     })
     .await;
 
-    let page = app
-        .http
-        .get(format!("{}/demo", app.base))
-        .send()
-        .await
-        .unwrap();
+    let page = app.get("/demo").await;
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains(" ws://127.0.0.1:8000/connection/websocket;"),

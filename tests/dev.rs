@@ -297,41 +297,38 @@ async fn dev_takes_serves_token_lifetimes_and_cors_origins_from_the_environment(
     let http = reqwest::Client::new();
     let base = format!("http://{}", setup.addr);
 
-    let tokens: Value = http
-        .post(format!("{base}/tokens"))
-        .header("X-API-Key", up["apiKey"].as_str().unwrap())
-        .json(&json!({"userId": "alice"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // POST `path` with a JSON body and one credential header; the JSON answer.
+    let post = async |path: &str, credential: (&str, String), body: Value| -> Value {
+        let res = http
+            .post(format!("{base}{path}"))
+            .header(credential.0, credential.1)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        res.json().await.unwrap()
+    };
+
+    let key = ("X-API-Key", up["apiKey"].as_str().unwrap().to_string());
+    let tokens = post("/tokens", key, json!({"userId": "alice"})).await;
     assert_eq!(
         (&tokens["expiresIn"], &tokens["wsExpiresIn"]),
         (&json!(60), &json!(30)),
         "{tokens}"
     );
-    let channel: Value = http
-        .post(format!("{base}/api/channels"))
-        .bearer_auth(tokens["token"].as_str().unwrap())
-        .json(&json!({"id": "general"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sub: Value = http
-        .post(format!("{base}/api/subscription-token"))
-        .bearer_auth(tokens["token"].as_str().unwrap())
-        .json(&json!({"channel": channel["realtimeChannel"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bearer = || {
+        (
+            "Authorization",
+            format!("Bearer {}", tokens["token"].as_str().unwrap()),
+        )
+    };
+    let channel = post("/api/channels", bearer(), json!({"id": "general"})).await;
+    let sub = post(
+        "/api/subscription-token",
+        bearer(),
+        json!({"channel": channel["realtimeChannel"]}),
+    )
+    .await;
     let claims = common::jwt_claims(sub["token"].as_str().unwrap());
     assert_eq!(
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),

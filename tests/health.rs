@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 #[actix_web::test]
 async fn health_is_ok_while_the_process_serves() {
     let app = TestApp::start().await;
-    let res = app
-        .http
-        .get(format!("{}/health", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/health").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "ok"}));
 }
@@ -19,12 +14,7 @@ async fn health_is_ok_while_the_process_serves() {
 #[actix_web::test]
 async fn ready_is_ok_when_sqlite_and_centrifugo_answer() {
     let app = TestApp::start().await;
-    let res = app
-        .http
-        .get(format!("{}/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/ready").await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(
@@ -38,24 +28,14 @@ async fn ready_is_503_naming_centrifugo_but_not_its_address_when_it_is_down_and_
     let mut app = TestApp::start().await;
     app.centrifugo.take().unwrap().stop().await;
 
-    let res = app
-        .http
-        .get(format!("{}/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/ready").await;
 
     let message = assert_error(res, 503, "not_ready").await;
     assert_eq!(
         message, "centrifugo: unreachable",
         "what failed, not where it lives (the log has the address)"
     );
-    let res = app
-        .http
-        .get(format!("{}/health", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/health").await;
     assert_eq!(res.status(), 200);
 }
 
@@ -69,12 +49,7 @@ async fn ready_is_503_naming_the_database_but_not_the_driver_message_when_a_quer
         .execute_batch("ALTER TABLE apps RENAME TO apps_hidden")
         .unwrap();
 
-    let res = app
-        .http
-        .get(format!("{}/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/ready").await;
 
     let message = assert_error(res, 503, "not_ready").await;
     assert_eq!(
@@ -85,12 +60,7 @@ async fn ready_is_503_naming_the_database_but_not_the_driver_message_when_a_quer
     outside
         .execute_batch("ALTER TABLE apps_hidden RENAME TO apps")
         .unwrap();
-    let res = app
-        .http
-        .get(format!("{}/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/ready").await;
     assert_eq!(res.status(), 200, "ready again once the query works");
 }
 
@@ -101,12 +71,7 @@ async fn ready_is_503_naming_the_api_key_when_centrifugo_refuses_it() {
     })
     .await;
 
-    let res = app
-        .http
-        .get(format!("{}/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/ready").await;
 
     let message = assert_error(res, 503, "not_ready").await;
     assert!(message.contains("CENTRIFUGO_HTTP_API_KEY"), "{message}");

@@ -15,13 +15,6 @@ async fn key_call(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest
         .unwrap()
 }
 
-/// The backend revokes every REST token of `user` issued so far.
-async fn revoke(app: &TestApp, user: &str) {
-    let path = format!("/api/users/{user}/revoke-tokens");
-    let res = key_call(app, reqwest::Method::POST, &path).await;
-    assert_eq!(res.status(), 200);
-}
-
 async fn bearer_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.http
         .post(format!("{}{path}", app.base))
@@ -39,7 +32,7 @@ async fn revoking_fails_earlier_tokens_and_a_token_issued_right_after_works() {
     let before = before["token"].as_str().unwrap();
     assert_eq!(app.get_me(before).await.status(), 200);
 
-    revoke(&app, "alice").await;
+    app.revoke_tokens("alice").await;
     // Within the same second: only the generation tells the two tokens apart.
     let after = app.tokens_for("alice").await;
 
@@ -64,7 +57,7 @@ async fn revoking_disconnects_the_users_live_websocket() {
         .await
         .unwrap();
 
-    revoke(&app, "alice").await;
+    app.revoke_tokens("alice").await;
 
     let gone = rt
         .expect(
@@ -211,7 +204,7 @@ async fn a_deleted_users_tokens_do_not_pass_for_a_new_user_with_the_same_id() {
     let carol = carol["token"].as_str().unwrap();
     let old = app.tokens_for("bob").await;
     let old = old["token"].as_str().unwrap();
-    revoke(&app, "bob").await;
+    app.revoke_tokens("bob").await;
     assert_eq!(
         key_call(&app, reqwest::Method::DELETE, "/api/users/bob")
             .await
@@ -334,7 +327,7 @@ async fn a_revoked_token_is_refused_on_every_api_route_whatever_else_is_wrong_wi
     )
     .await;
     assert_eq!(sent.status(), 201);
-    revoke(&app, "alice").await;
+    app.revoke_tokens("alice").await;
 
     // An empty object (a body most routes refuse), a malformed body and no body, and URLs
     // refused for themselves (a twice-given `userId`, escapes that are not UTF-8 in the
@@ -386,7 +379,7 @@ async fn a_revoked_tokens_valid_writes_are_refused_and_change_nothing() {
             .status(),
         201
     );
-    revoke(&app, "alice").await;
+    app.revoke_tokens("alice").await;
 
     let send = bearer_post(
         &app,

@@ -270,6 +270,27 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// `GET path` with no credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The backend revokes every REST token of `user` issued so far, requiring success.
+    pub async fn revoke_tokens(&self, user: &str) {
+        let res = self
+            .http
+            .post(format!("{}/api/users/{user}/revoke-tokens", self.base))
+            .header("X-API-Key", &self.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "revoke-tokens of {user}");
+    }
+
     pub async fn get_me(&self, token: &str) -> reqwest::Response {
         self.http
             .get(format!("{}/api/me", self.base))
