@@ -209,6 +209,29 @@ async fn passes_with_the_right_settings_and_prints_the_ws_url() {
 }
 
 #[actix_web::test]
+async fn at_trace_level_the_log_shows_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
+    let setup = Setup::new(
+        database_with_an_app(dir.path()),
+        &centrifugo.internal_url,
+        &centrifugo.ws_url,
+    )
+    .set("RUST_LOG", "trace");
+
+    // `run` fails on any secret or token in stdout or stderr, the log included.
+    let outcome = setup.run().await;
+
+    assert_eq!(outcome.code, Some(0), "{}", outcome.text);
+    assert_eq!(
+        outcome.status("centrifugo websocket"),
+        "ok",
+        "{}",
+        outcome.json
+    );
+}
+
+#[actix_web::test]
 async fn a_wrong_token_secret_is_named_with_centrifugos_3500_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;

@@ -29,6 +29,11 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 /// are demoted with the rest.
 const CLIENT_ERRORS_TARGET: &str = "actix_http::h1::dispatcher";
 
+/// Crates whose trace lines carry the bytes they send: tungstenite logs every WebSocket
+/// frame, and the doctor's connect frame holds a signed wsToken. Their trace lines are
+/// dropped whatever `RUST_LOG` says, so no log level prints a token.
+const PAYLOAD_TRACING_CRATES: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
 /// The environment variable that picks the format: `text` (default) or `json`.
 pub const LOG_FORMAT_ENV: &str = "CHATSDK_LOG_FORMAT";
 
@@ -112,10 +117,16 @@ impl Logger {
 
 impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        if metadata.level() == log::Level::Trace && traces_payloads(metadata.target()) {
+            return false;
+        }
         self.inner.enabled(metadata)
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        if record.level() == log::Level::Trace && traces_payloads(record.target()) {
+            return;
+        }
         if record.target() == CLIENT_ERRORS_TARGET && record.level() < log::Level::Debug {
             return self.log(&record.to_builder().level(log::Level::Debug).build());
         }
@@ -129,6 +140,15 @@ impl log::Log for Logger {
     fn flush(&self) {
         self.sink.drain();
     }
+}
+
+/// Whether `target` is one of `PAYLOAD_TRACING_CRATES` or a module of one.
+fn traces_payloads(target: &str) -> bool {
+    PAYLOAD_TRACING_CRATES.iter().any(|krate| {
+        target
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
 }
 
 /// Text lines: env_logger's ` key=value` fields, plus the request id inside a request.
@@ -280,5 +300,34 @@ mod tests {
         });
         at_info.flush();
         assert!(info_out.text().contains("ERROR"), "{}", info_out.text());
+    }
+
+    #[test]
+    fn websocket_frames_are_never_traced() {
+        let out = Captured::default();
+        let sink = Sink::new(Box::new(out.clone()), std::time::Duration::from_secs(600));
+        let mut builder = env_logger::Builder::new();
+        builder.filter_level(log::LevelFilter::Trace);
+        let logger = Logger::new(builder, false, sink);
+        let line = |target: &str, level: Level, text: &str| {
+            logger.log(
+                &Record::builder()
+                    .level(level)
+                    .target(target)
+                    .args(format_args!("{text}"))
+                    .build(),
+            );
+        };
+
+        line("tungstenite::protocol", Level::Trace, "Sending frame: eyJ");
+        line("tokio_tungstenite", Level::Trace, "frame from the stream");
+        line("tungstenite::protocol", Level::Debug, "a debug line stays");
+        line("tungstenite_like::x", Level::Trace, "another crate stays");
+        logger.flush();
+
+        let text = out.text();
+        assert!(!text.contains("frame"), "{text}");
+        assert!(text.contains("a debug line stays"), "{text}");
+        assert!(text.contains("another crate stays"), "{text}");
     }
 }
