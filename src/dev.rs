@@ -98,7 +98,13 @@ pub async fn start(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, CliE
 }
 
 async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, String> {
-    std::fs::create_dir_all(&args.dir)
+    // Owner only, when dev makes it: it holds the dev secrets and the database.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder
+        .create(&args.dir)
         .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
     let database = match database {

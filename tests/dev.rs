@@ -250,6 +250,13 @@ async fn dev_takes_its_database_from_chatsdk_database_too() {
     );
     assert!(database.is_file());
     assert!(!setup.dir().join("chatsdk.db").exists());
+    // Other local users read neither the data nor the dev secrets.
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&setup.dir()), 0o700);
+    assert_eq!(mode(&database), 0o600);
     dev.stop().await;
 }
 

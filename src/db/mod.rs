@@ -215,6 +215,7 @@ impl Db {
     /// backup API.
     pub fn backup(source: &Path, target: &Path) -> DbResult<i32> {
         let src = open_connection(source)?;
+        create_private(target);
         let mut dst = Connection::open(target)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
         // One step: it copies under one read snapshot. Small steps would restart at every
@@ -228,7 +229,23 @@ impl Db {
     }
 }
 
+/// Creates `path` empty, readable and writable by its owner only, unless it exists: the
+/// database (and a backup) holds every app's users and messages. SQLite gives the -wal
+/// and -shm files the database file's mode. An existing file keeps its mode; a `file:`
+/// URI is SQLite's to open. Any failure is left to SQLite to report when it opens.
+fn create_private(path: &Path) {
+    if path.to_str().is_some_and(|p| p.starts_with("file:")) {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let _ = options.open(path);
+}
+
 fn open_connection(path: &Path) -> DbResult<Connection> {
+    create_private(path);
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -286,6 +303,36 @@ mod tests {
 
         assert!(matches!(err, DbError::ReadOnly(_)), "{err}");
         assert!(err.to_string().contains("check the permissions"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_its_wal_and_a_backup_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        let db = Db::open(&file).unwrap();
+        db.write(|c| Ok::<_, DbError>(c.execute_batch("CREATE TABLE t (n INTEGER)")?))
+            .await
+            .unwrap();
+        let copy = dir.path().join("copy.db");
+        Db::backup(&file, &copy).unwrap();
+
+        for path in [
+            file.clone(),
+            dir.path().join("t.db-wal"),
+            dir.path().join("t.db-shm"),
+            copy,
+        ] {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        // An operator's own choice stays.
+        let shared = dir.path().join("shared.db");
+        std::fs::write(&shared, b"").unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+        drop(Db::open(&shared).unwrap());
+        assert_eq!(mode(&shared), 0o640);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
