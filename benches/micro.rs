@@ -18,6 +18,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::hint::black_box;
 
 const REST_SECRET: &str = "3f1c9a7e5b2d4f608e1a3c5b7d9f0e2a4c6b8d0f1e3a5c7b";
+/// A key id as `/tokens` puts it in the REST token (`akid`).
+const BENCH_KEY_ID: &str = "key_k3v7q2m7x4d6p5s5";
 
 const BODY: &[u8] = br#"{"userId":"user-4711","name":"Ada Lovelace","image":"https://example.com/a/4711.png","email":"ada@example.com","custom":{"plan":"pro","team":"analytics","seats":12}}"#;
 
@@ -48,7 +50,7 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("sign REST token + wsToken (TokenIssuer::issue)", |b| {
         b.iter(|| {
             issuer
-                .issue(black_box("app_bench"), info(), 42, 0)
+                .issue(black_box("app_bench"), info(), 42, 0, Some(BENCH_KEY_ID))
                 .map(|t| t.token.len())
         })
     });
@@ -69,6 +71,7 @@ fn tokens(c: &mut Criterion) {
                 jti: chatsdk::ids::new_token_id(),
                 generation: 0,
                 user_pk: Some(42),
+                api_key_id: Some(BENCH_KEY_ID.into()),
             };
             jsonwebtoken::encode(&rest_header, black_box(&claims), &rest_key).map(|t| t.len())
         })
@@ -77,7 +80,7 @@ fn tokens(c: &mut Criterion) {
         b.iter(|| issuer.issue_subscription(black_box("app_bench"), "user-4711", "chat:team"))
     });
     let issued = issuer
-        .issue("app_bench", info(), 42, 0)
+        .issue("app_bench", info(), 42, 0, Some(BENCH_KEY_ID))
         .unwrap_or_else(|e| panic!("issuing a token: {e}"));
     c.bench_function("verify REST token (verify_rest)", |b| {
         b.iter(|| issuer.verify_rest(black_box(&issued.token)).map(|c| c.exp))

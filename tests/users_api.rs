@@ -368,6 +368,63 @@ async fn a_revoked_token_is_refused_on_every_api_route_whatever_else_is_wrong_wi
     }
 }
 
+/// `POST /tokens` for `user` with `key`, requiring success; the REST token.
+async fn token_through(app: &TestApp, key: &str, user: &str) -> String {
+    let res = app
+        .post_tokens_with_key(key, &json!({"userId": user}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn revoking_an_api_key_ends_the_rest_tokens_issued_through_it_and_no_others() {
+    let app = TestApp::start().await;
+    let leaked = app.cli_json(&["key", "create", "--app", &app.app_id, "--name", "leaked"]);
+    let through_leaked = token_through(&app, leaked["apiKey"].as_str().unwrap(), "bob").await;
+    let through_other = token_through(&app, &app.api_key, "bob").await;
+    assert_eq!(
+        common::jwt_claims(&through_leaked)["akid"],
+        leaked["keyId"],
+        "the token names the key that asked for it"
+    );
+    assert_eq!(app.get_me(&through_leaked).await.status(), 200);
+
+    app.cli_json(&["key", "revoke", leaked["keyId"].as_str().unwrap()]);
+
+    assert_error(app.get_me(&through_leaked).await, 401, "token_revoked").await;
+    let send = bearer_post(&app, &through_leaked, "/api/channels", json!({"id": "x"})).await;
+    assert_error(send, 401, "token_revoked").await;
+    assert_eq!(
+        app.get_me(&through_other).await.status(),
+        200,
+        "the same user's token from another key works"
+    );
+}
+
+#[actix_web::test]
+async fn a_rotated_keys_rest_tokens_work_through_its_grace_period_and_end_with_it() {
+    let app = TestApp::start().await;
+    let old = app.cli_json(&["key", "create", "--app", &app.app_id, "--name", "rotating"]);
+    let through_old = token_through(&app, old["apiKey"].as_str().unwrap(), "carol").await;
+
+    let rotated = app.cli_json(&[
+        "key",
+        "rotate",
+        old["keyId"].as_str().unwrap(),
+        "--grace",
+        "2s",
+    ]);
+    let through_new = token_through(&app, rotated["apiKey"].as_str().unwrap(), "carol").await;
+    assert_eq!(app.get_me(&through_old).await.status(), 200, "in grace");
+
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+
+    assert_error(app.get_me(&through_old).await, 401, "token_revoked").await;
+    assert_eq!(app.get_me(&through_new).await.status(), 200);
+}
+
 #[actix_web::test]
 async fn a_revoked_tokens_valid_writes_are_refused_and_change_nothing() {
     let app = TestApp::start().await;

@@ -72,8 +72,10 @@
     });
     if (res.status === 204) return null;
     const data = await res.json().catch(() => null);
-    // A tab that slept through its refresh timer: renew once and retry.
-    if (res.status === 401 && !retried && data && data.error && data.error.code === 'token_expired') {
+    // A tab that slept through its refresh timer, or a token whose API key was rotated
+    // out or whose user was signed out: renew once (the backend decides) and retry.
+    const renewable = ['token_expired', 'token_revoked'];
+    if (res.status === 401 && !retried && data && data.error && renewable.includes(data.error.code)) {
       await fetchTokens();
       return api(method, path, body, true);
     }

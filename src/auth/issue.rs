@@ -52,22 +52,22 @@ pub async fn issue_for(
     user_id: UserId,
     patch: UserPatch,
 ) -> Result<(IssuedTokens, User, Option<Decision>), ApiError> {
-    let (app_id, quota, user, created) = state
+    let (app_id, key_id, quota, user, created) = state
         .db
         .write(move |c| {
-            let (app_id, quota) = match requester {
-                Requester::App(app_id) => (app_id, None),
+            let (app_id, key_id, quota) = match requester {
+                Requester::App(app_id) => (app_id, None, None),
                 Requester::Key { key, limits } => {
                     let checked = api_key::check_key(c, &key)?;
                     let quota = limits.hit_key(&checked.app.key_id)?;
                     if let Some(now) = checked.touch_at {
                         keys::touch_last_used(c, &checked.app.key_id, now)?;
                     }
-                    (checked.app.app_id, quota)
+                    (checked.app.app_id, Some(checked.app.key_id), quota)
                 }
             };
             let (user, created) = users::upsert(c, &app_id, user_id.as_str(), &patch)?;
-            Ok::<_, ApiError>((app_id, quota, user, created))
+            Ok::<_, ApiError>((app_id, key_id, quota, user, created))
         })
         .await?;
     state.metrics.user_upserted(created);
@@ -76,9 +76,13 @@ pub async fn issue_for(
         name: user.name.as_deref(),
         image: user.image.as_deref(),
     };
-    let issued = state
-        .tokens
-        .issue(&app_id, info, user.pk, user.token_generation)?;
+    let issued = state.tokens.issue(
+        &app_id,
+        info,
+        user.pk,
+        user.token_generation,
+        key_id.as_deref(),
+    )?;
     state.metrics.token_issued();
     Ok((issued, user, quota))
 }

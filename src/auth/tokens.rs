@@ -46,6 +46,11 @@ pub struct RestClaims {
     /// version; absent only in tokens issued before it (see `RevocationCheck`).
     #[serde(rename = "upk", default, skip_serializing_if = "Option::is_none")]
     pub user_pk: Option<i64>,
+    /// The id of the API key whose `POST /tokens` issued the token: the token works no
+    /// longer than that key (revoked, or its rotation's grace over). Absent from the
+    /// demo's tokens and from tokens issued before this version.
+    #[serde(rename = "akid", default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
 }
 
 /// The public profile Centrifugo shows as connection info (presence, join/leave).
@@ -193,13 +198,14 @@ impl TokenIssuer {
 
     /// Issues the REST token and the Centrifugo connection token for one user (its row's
     /// pk and token generation), whose connection is subscribed server-side to its
-    /// personal channel.
+    /// personal channel; `api_key_id` is the key that asked, if one did.
     pub fn issue(
         &self,
         app_id: &str,
         info: WsInfo<'_>,
         user_pk: i64,
         generation: i64,
+        api_key_id: Option<&str>,
     ) -> Result<IssuedTokens, ApiError> {
         let iat = now_secs();
         let exp = iat + self.ttl;
@@ -214,6 +220,7 @@ impl TokenIssuer {
             jti: ids::new_token_id(),
             generation,
             user_pk: Some(user_pk),
+            api_key_id: api_key_id.map(str::to_string),
         };
         let personal_channel = crate::realtime::personal_channel(user_pk);
         let ws = WsClaims {
@@ -309,11 +316,11 @@ mod tests {
             image: None,
         };
         let before = issuer_with(&old, None)
-            .issue("app_x", info(), 1, 0)
+            .issue("app_x", info(), 1, 0, None)
             .unwrap();
         let rotated = issuer_with(&new, Some(&old));
         assert!(rotated.verify_rest(&before.token).is_ok());
-        let after = rotated.issue("app_x", info(), 1, 0).unwrap();
+        let after = rotated.issue("app_x", info(), 1, 0, None).unwrap();
         assert!(rotated.verify_rest(&after.token).is_ok());
         // Once the previous secret is dropped, old tokens stop working.
         assert!(issuer_with(&new, None).verify_rest(&before.token).is_err());
@@ -327,12 +334,13 @@ mod tests {
             name: Some("A"),
             image: None,
         };
-        let issued = t.issue("app_x", info, 1, 0).unwrap();
+        let issued = t.issue("app_x", info, 1, 0, Some("key_x")).unwrap();
         let claims = t.verify_rest(&issued.token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.app.as_str()),
             ("a:b#c", "app_x")
         );
+        assert_eq!(claims.api_key_id.as_deref(), Some("key_x"));
         assert!(matches!(
             t.verify_rest(&issued.ws_token),
             Err(ApiError::InvalidToken(_))
@@ -353,6 +361,7 @@ mod tests {
             jti: "j".into(),
             generation: 0,
             user_pk: Some(1),
+            api_key_id: None,
         };
         let token = t.rest_signer.sign(&claims).unwrap();
         assert!(matches!(t.verify_rest(&token), Err(ApiError::TokenExpired)));
@@ -375,6 +384,7 @@ mod tests {
             jti: ids::new_token_id(),
             generation: 3,
             user_pk: Some(7),
+            api_key_id: Some("key_abc".into()),
         };
         let ws = WsClaims {
             sub: centrifugo_user_id("app_x", "ü:#,"),

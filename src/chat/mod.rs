@@ -51,8 +51,9 @@ pub struct Ctx {
 }
 
 /// Whether a REST token was revoked since it was issued: its user deleted (even when the
-/// id has been taken again since: the token names its user's row), or its
-/// generation moved on (`revoke-tokens`). Read from the shared database, so a revocation
+/// id has been taken again since: the token names its user's row), its
+/// generation moved on (`revoke-tokens`), or the API key it was issued through stopped
+/// working. Read from the shared database, so a revocation
 /// holds at once on every server. The request's first database trip runs it inside its
 /// own work (one trip instead of two); the auth middleware runs it after the handler when
 /// no trip did (a request refused before reaching the database), so a revoked token is
@@ -64,6 +65,7 @@ pub struct RevocationCheck {
     user_pk: Option<i64>,
     generation: i64,
     issued_at: u64,
+    api_key_id: Option<String>,
     done: Arc<AtomicBool>,
 }
 
@@ -75,6 +77,7 @@ impl RevocationCheck {
             user_pk: claims.user_pk,
             generation: claims.generation,
             issued_at: claims.iat,
+            api_key_id: claims.api_key_id.clone(),
             done: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -97,13 +100,21 @@ impl RevocationCheck {
         if self.done.load(Ordering::Acquire) {
             return Ok(());
         }
-        let current = user_rows::token_state(conn, &self.app_id, &self.user_id)?;
+        let current = user_rows::token_state(
+            conn,
+            &self.app_id,
+            &self.user_id,
+            self.api_key_id.as_deref(),
+            crate::db::now_ms(),
+        )?;
         self.done.store(true, Ordering::Release);
         match current {
             None => Err(user_gone()),
             // Another row under the same id: the token's user was deleted.
             Some(row) if !self.names(&row) => Err(user_gone()),
             Some(row) if row.generation != self.generation => Err(ApiError::TokenRevoked),
+            // The key that asked for it was revoked, or its rotation's grace is over.
+            Some(row) if !row.key_live => Err(ApiError::TokenRevoked),
             Some(_) => Ok(()),
         }
     }

@@ -33,7 +33,7 @@ pub struct KeyRecord {
 impl KeyRecord {
     /// Neither revoked nor past the end of a rotation's grace period.
     pub fn is_live(&self, now_ms: i64) -> bool {
-        !self.revoked && self.expires_at.is_none_or(|t| now_ms < t)
+        is_live(self.revoked, self.expires_at, now_ms)
     }
 
     /// Whether a key presented with this hash is this live key (hashes compared in
@@ -41,6 +41,12 @@ impl KeyRecord {
     pub fn accepts(&self, presented: &ApiKeyHash, now_ms: i64) -> bool {
         self.is_live(now_ms) && self.hash.matches(presented)
     }
+}
+
+/// The one rule of a key's life: it works until revoked or until its rotation's grace
+/// period ends (`expires_at`, Unix milliseconds).
+pub fn is_live(revoked: bool, expires_at: Option<i64>, now_ms: i64) -> bool {
+    !revoked && expires_at.is_none_or(|t| now_ms < t)
 }
 
 pub fn insert(

@@ -1,6 +1,6 @@
 //! Users of an app, upserted by `POST /tokens`.
 
-use super::{DbError, DbResult, now_ms};
+use super::{DbError, DbResult, keys, now_ms};
 use crate::domain::{check_custom, merge_patch};
 use crate::error::ApiError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -175,19 +175,36 @@ pub struct TokenState {
     pub generation: i64,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Whether the API key the token was issued through still works (true for a token
+    /// that names none).
+    pub key_live: bool,
 }
 
-/// The token state of a live user; `None` when there is no such user.
-pub fn token_state(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<TokenState>> {
+/// The token state of a live user, with the life of `issuing_key` (a key id of the same
+/// app) at `now_ms`; `None` when there is no such user. One statement: this runs on
+/// every request made with a REST token.
+pub fn token_state(
+    conn: &Connection,
+    app_id: &str,
+    id: &str,
+    issuing_key: Option<&str>,
+    now_ms: i64,
+) -> DbResult<Option<TokenState>> {
     Ok(conn
         .prepare_cached(
-            "SELECT pk, token_generation, created_at FROM users WHERE app_id = ?1 AND id = ?2",
+            "SELECT u.pk, u.token_generation, u.created_at, \
+                    k.id IS NOT NULL, k.revoked_at IS NOT NULL, k.expires_at \
+             FROM users u LEFT JOIN api_keys k ON k.id = ?3 AND k.app_id = u.app_id \
+             WHERE u.app_id = ?1 AND u.id = ?2",
         )?
-        .query_row(params![app_id, id], |r| {
+        .query_row(params![app_id, id, issuing_key], |r| {
+            let key_live = issuing_key.is_none()
+                || (r.get::<_, bool>(3)? && keys::is_live(r.get(4)?, r.get(5)?, now_ms));
             Ok(TokenState {
                 pk: r.get(0)?,
                 generation: r.get(1)?,
                 created_at: r.get(2)?,
+                key_live,
             })
         })
         .optional()?)

@@ -72,7 +72,7 @@ fn probe_token(secret: &Secret, ws_ttl: u64) -> Result<String, String> {
         image: None,
     };
     issuer
-        .issue(DOCTOR_APP, info, PROBE_USER_PK, 0)
+        .issue(DOCTOR_APP, info, PROBE_USER_PK, 0, None)
         .map(|t| t.ws_token)
         .map_err(|_| "cannot sign the probe wsToken".to_string())
 }
