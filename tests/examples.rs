@@ -1,23 +1,30 @@
-//! The backend examples (examples/node, examples/python) used as a frontend uses them: each
-//! runs as a real process against a real ChatSDK and Centrifugo, and the tokens it hands
-//! out must work on ChatSDK's REST API and on Centrifugo.
+//! The backend examples (examples/node, examples/python, and the README's Rails and Laravel
+//! controllers) used as a frontend uses them: each runs as a real process against a real
+//! ChatSDK and Centrifugo, and the tokens it hands out must work on ChatSDK's REST API and on
+//! Centrifugo.
+
+mod readme_backends;
 
 use crate::common;
 use crate::common::{TestApp, free_port, jwt_claims, official_client_connect, repo_path};
 use serde_json::Value;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// How long an example may take to listen (Python imports FastAPI, Node loads Express).
+/// How long an example may take to listen (Python imports FastAPI, Rails boots in ~1 s).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Lang {
     Node,
     Python,
+    /// The README's Rails controller, in a minimal app on Debian's Rails and Devise.
+    Ruby,
+    /// The README's Laravel controller, in a minimal app on Debian's Laravel.
+    Php,
 }
 
 /// One running example; killed when dropped, also when a test panics.
@@ -36,8 +43,9 @@ impl Drop for Example {
     }
 }
 
-/// The command that runs `lang`'s example, failing with how to install what is missing.
-fn example_command(lang: Lang) -> Command {
+/// The command that runs `lang`'s example on `port` (the README's ones built in `dir`),
+/// failing with how to install what is missing.
+fn example_command(lang: Lang, dir: &Path, port: u16) -> Command {
     match lang {
         Lang::Node => {
             let ok = Command::new("node")
@@ -80,6 +88,8 @@ fn example_command(lang: Lang) -> Command {
                 .current_dir(repo_path("examples/python"));
             cmd
         }
+        Lang::Ruby => readme_backends::rails_app(dir),
+        Lang::Php => readme_backends::laravel_app(dir, port),
     }
 }
 
@@ -95,7 +105,7 @@ impl Example {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("example.log");
         let out = File::create(&log).expect("log file");
-        let child = example_command(lang)
+        let child = example_command(lang, &dir.path().join("app"), port)
             .env("PORT", port.to_string())
             .env("CHATSDK_URL", chatsdk_url)
             .env("CHATSDK_API_KEY", api_key)
@@ -342,4 +352,54 @@ async fn node_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
 #[actix_web::test]
 async fn python_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
     chatsdk_that_never_answers_gives_504_chatsdk_timeout(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_gives_a_signed_in_user_tokens_that_work_on_chatsdk_and_centrifugo() {
+    signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_with_a_revoked_api_key_answers_502_chatsdk_auth_failed() {
+    revoked_api_key_answers_502_chatsdk_auth_failed(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_over_chatsdk_rate_limit_answers_503_with_retry_after() {
+    chatsdk_over_its_rate_limit_answers_503_with_retry_after(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_with_chatsdk_down_answers_502_chatsdk_unreachable() {
+    chatsdk_down_answers_502_chatsdk_unreachable(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
+    chatsdk_that_never_answers_gives_504_chatsdk_timeout(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn php_example_gives_a_signed_in_user_tokens_that_work_on_chatsdk_and_centrifugo() {
+    signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn php_example_with_a_revoked_api_key_answers_502_chatsdk_auth_failed() {
+    revoked_api_key_answers_502_chatsdk_auth_failed(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn php_example_over_chatsdk_rate_limit_answers_503_with_retry_after() {
+    chatsdk_over_its_rate_limit_answers_503_with_retry_after(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn php_example_with_chatsdk_down_answers_502_chatsdk_unreachable() {
+    chatsdk_down_answers_502_chatsdk_unreachable(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn php_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
+    chatsdk_that_never_answers_gives_504_chatsdk_timeout(Lang::Php).await;
 }

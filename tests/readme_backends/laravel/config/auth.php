@@ -1,0 +1,6 @@
+<?php
+return [
+    'defaults' => ['guard' => 'sanctum'],
+    'guards' => ['sanctum' => ['driver' => 'sanctum']],
+    'providers' => [],
+];
