@@ -10,6 +10,7 @@ use chatsdk::auth::tokens::{
     CLOCK_LEEWAY_SECS, REST_AUDIENCE, REST_ISSUER, RestClaims, TokenIssuer, TokenSettings, WsInfo,
     key_id, now_secs,
 };
+use chatsdk::realtime::{RealtimeKey, RealtimeName};
 use chatsdk::routes::json;
 use chatsdk::routes::tokens::TokenRequest;
 use chatsdk::secret::Secret;
@@ -45,12 +46,17 @@ fn info() -> WsInfo<'static> {
 
 fn tokens(c: &mut Criterion) {
     let issuer = issuer();
+    // A user made since schema 9: its personal channel carries a key.
+    let user = RealtimeName {
+        pk: 42,
+        key: Some(RealtimeKey::generate()),
+    };
     // `issue` signs both tokens; the wsToken alone is about `issue` minus the REST token
     // (a subscription token is signed with the same header and key as the wsToken).
     c.bench_function("sign REST token + wsToken (TokenIssuer::issue)", |b| {
         b.iter(|| {
             issuer
-                .issue(black_box("app_bench"), info(), 42, 0, Some(BENCH_KEY_ID))
+                .issue(black_box("app_bench"), info(), user, 0, Some(BENCH_KEY_ID))
                 .map(|t| t.token.len())
         })
     });
@@ -80,7 +86,7 @@ fn tokens(c: &mut Criterion) {
         b.iter(|| issuer.issue_subscription(black_box("app_bench"), "user-4711", "chat:team"))
     });
     let issued = issuer
-        .issue("app_bench", info(), 42, 0, Some(BENCH_KEY_ID))
+        .issue("app_bench", info(), user, 0, Some(BENCH_KEY_ID))
         .unwrap_or_else(|e| panic!("issuing a token: {e}"));
     c.bench_function("verify REST token (verify_rest)", |b| {
         b.iter(|| issuer.verify_rest(black_box(&issued.token)).map(|c| c.exp))

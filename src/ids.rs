@@ -107,6 +107,11 @@ pub fn new_time_ordered_id(prefix: &str, created_ms: i64) -> String {
     id
 }
 
+/// 64 random bits, from the same pool as ids (a new row's realtime key).
+pub fn random_u64() -> u64 {
+    u64::from_le_bytes(id_bytes::<8>())
+}
+
 /// A random token id (`jti`): 128 bits, hex.
 pub fn new_token_id() -> String {
     hex(&id_bytes::<16>())

@@ -62,6 +62,72 @@ async fn a_member_gets_a_subscription_token_for_the_channels_realtime_name() {
     );
 }
 
+/// A realtime name is good only as the channel has it now: the pk with another key, or
+/// without the key the row has, is the name of a channel that is gone (a restore from
+/// backup hands pks out again), and is not found, like an unknown one. A channel from
+/// before keys (schema 8) is found by its pk alone, and not with a key.
+#[actix_web::test]
+async fn a_subscription_token_by_name_needs_the_channels_exact_current_name() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    let keyed = create_channel(&app, &alice, json!({"id": "keyed"})).await;
+    let legacy = create_channel(&app, &alice, json!({"id": "legacy"})).await;
+    let keyed_name = s(&keyed["realtimeChannel"]).to_string();
+    let (pk, key) = keyed_name
+        .strip_prefix("chat:")
+        .and_then(|rest| rest.split_once('.'))
+        .unwrap_or_else(|| panic!("not a keyed name: {keyed_name}"));
+    let legacy_pk = s(&legacy["realtimeChannel"]).strip_prefix("chat:").unwrap();
+    let legacy_pk = legacy_pk
+        .split_once('.')
+        .map_or(legacy_pk, |(pk, _)| pk)
+        .to_string();
+    // The second channel as an upgrade leaves a channel made before: no key.
+    rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE channels SET realtime_key = NULL WHERE id = 'legacy'",
+            [],
+        )
+        .unwrap();
+    // The same key but its last character: what another row of the same pk would have.
+    let last = if key.ends_with('0') { '1' } else { '0' };
+    let other_key = format!("{}{last}", &key[..key.len() - 1]);
+    let by_name = |channel: String| {
+        let (app, alice) = (&app, &alice);
+        async move {
+            as_user(
+                app,
+                alice,
+                Method::POST,
+                "/api/subscription-token",
+                Some(json!({ "channel": channel })),
+            )
+            .await
+        }
+    };
+
+    let exact = by_name(keyed_name.clone()).await;
+    let other = by_name(format!("chat:{pk}.{other_key}")).await;
+    let missing = by_name(format!("chat:{pk}")).await;
+    let legacy_exact = by_name(format!("chat:{legacy_pk}")).await;
+    let legacy_with_key = by_name(format!("chat:{legacy_pk}.{key}")).await;
+
+    assert_eq!(expect(exact, 200).await["channel"], keyed_name.as_str());
+    assert_error(other, 404, "channel_not_found").await;
+    assert_error(missing, 404, "channel_not_found").await;
+    let legacy_token = expect(legacy_exact, 200).await;
+    assert_eq!(legacy_token["channel"], format!("chat:{legacy_pk}"));
+    assert_eq!(
+        jwt_claims(s(&legacy_token["token"]))["channel"],
+        format!("chat:{legacy_pk}")
+    );
+    assert_error(legacy_with_key, 404, "channel_not_found").await;
+    // The channel's own views name it as the token does.
+    let fetched = expect(get_channel(&app, &alice, "legacy").await, 200).await;
+    assert_eq!(fetched["realtimeChannel"], format!("chat:{legacy_pk}"));
+}
+
 /// The backend names the user in the body, as on every other POST, or in the query; a
 /// body with anything else, or a token naming a user, is refused.
 #[actix_web::test]

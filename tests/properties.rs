@@ -3,7 +3,9 @@
 
 use chatsdk::auth::api_key;
 use chatsdk::error::ApiError;
-use chatsdk::realtime::{chat_channel, parse_chat_channel, personal_channel};
+use chatsdk::realtime::{
+    RealtimeKey, RealtimeName, chat_channel, parse_chat_channel, personal_channel,
+};
 use chatsdk::routes::json::parse;
 use chatsdk::routes::tokens::TokenRequest;
 use chatsdk::secret::Secret;
@@ -38,23 +40,35 @@ proptest! {
     }
 
     #[test]
-    fn realtime_names_are_ascii_short_and_unique(pks in proptest::collection::hash_set(1i64..i64::MAX, 1..200)) {
+    fn realtime_names_are_ascii_short_and_unique(rows in proptest::collection::hash_map(1i64..i64::MAX, any::<u64>(), 1..200)) {
         let mut seen = HashSet::new();
-        for pk in &pks {
-            let (chat, personal) = (chat_channel(*pk), personal_channel(*pk));
-            prop_assert!(chat.is_ascii() && chat.len() <= 255);
-            prop_assert!(personal.is_ascii() && personal.len() <= 255);
-            prop_assert_eq!(parse_chat_channel(&chat), Some(*pk));
-            prop_assert_eq!(parse_chat_channel(&personal), None);
-            prop_assert!(seen.insert(chat));
-            prop_assert!(seen.insert(personal));
+        for (&pk, key) in &rows {
+            // Each pk as a row from before schema 9 (no key) and as a keyed one.
+            let key = RealtimeKey::parse(&format!("{key:016x}"));
+            prop_assert!(key.is_some());
+            for name in [RealtimeName { pk, key: None }, RealtimeName { pk, key }] {
+                let (chat, personal) = (chat_channel(name), personal_channel(name));
+                prop_assert!(chat.is_ascii() && chat.len() <= 255);
+                prop_assert!(personal.is_ascii() && personal.len() <= 255);
+                prop_assert_eq!(parse_chat_channel(&chat), Some(name));
+                prop_assert_eq!(parse_chat_channel(&personal), None);
+                prop_assert!(seen.insert(chat));
+                prop_assert!(seen.insert(personal));
+            }
         }
     }
 
     #[test]
     fn any_string_parses_as_a_chat_channel_only_if_it_is_one(name in ".{0,40}") {
-        if let Some(pk) = parse_chat_channel(&name) {
-            prop_assert_eq!(chat_channel(pk), name);
+        if let Some(parsed) = parse_chat_channel(&name) {
+            prop_assert_eq!(chat_channel(parsed), name);
+        }
+    }
+
+    #[test]
+    fn near_misses_of_keyed_names_parse_only_if_canonical(name in "chat:[0-9]{0,21}([.,:][0-9a-fA-F+]{0,18}){0,2}") {
+        if let Some(parsed) = parse_chat_channel(&name) {
+            prop_assert_eq!(chat_channel(parsed), name);
         }
     }
 

@@ -79,7 +79,7 @@ pub async fn issue_for(
     let issued = state.tokens.issue(
         &app_id,
         info,
-        user.pk,
+        user.realtime_name(),
         user.token_generation,
         key_id.as_deref(),
     )?;

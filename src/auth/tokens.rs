@@ -12,6 +12,7 @@
 
 use crate::error::ApiError;
 use crate::ids;
+use crate::realtime::RealtimeName;
 use crate::secret::Secret;
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -197,13 +198,13 @@ impl TokenIssuer {
     }
 
     /// Issues the REST token and the Centrifugo connection token for one user (its row's
-    /// pk and token generation), whose connection is subscribed server-side to its
-    /// personal channel; `api_key_id` is the key that asked, if one did.
+    /// realtime name and token generation), whose connection is subscribed server-side to
+    /// its personal channel; `api_key_id` is the key that asked, if one did.
     pub fn issue(
         &self,
         app_id: &str,
         info: WsInfo<'_>,
-        user_pk: i64,
+        user: RealtimeName,
         generation: i64,
         api_key_id: Option<&str>,
     ) -> Result<IssuedTokens, ApiError> {
@@ -219,10 +220,10 @@ impl TokenIssuer {
             exp,
             jti: ids::new_token_id(),
             generation,
-            user_pk: Some(user_pk),
+            user_pk: Some(user.pk),
             api_key_id: api_key_id.map(str::to_string),
         };
-        let personal_channel = crate::realtime::personal_channel(user_pk);
+        let personal_channel = crate::realtime::personal_channel(user);
         let ws = WsClaims {
             sub: centrifugo_user_id(app_id, info.id),
             info,
@@ -291,6 +292,8 @@ impl TokenIssuer {
 mod tests {
     use super::*;
 
+    const USER: RealtimeName = RealtimeName { pk: 1, key: None };
+
     fn issuer() -> TokenIssuer {
         issuer_with(&Secret::new("r".repeat(32)), None)
     }
@@ -316,11 +319,11 @@ mod tests {
             image: None,
         };
         let before = issuer_with(&old, None)
-            .issue("app_x", info(), 1, 0, None)
+            .issue("app_x", info(), USER, 0, None)
             .unwrap();
         let rotated = issuer_with(&new, Some(&old));
         assert!(rotated.verify_rest(&before.token).is_ok());
-        let after = rotated.issue("app_x", info(), 1, 0, None).unwrap();
+        let after = rotated.issue("app_x", info(), USER, 0, None).unwrap();
         assert!(rotated.verify_rest(&after.token).is_ok());
         // Once the previous secret is dropped, old tokens stop working.
         assert!(issuer_with(&new, None).verify_rest(&before.token).is_err());
@@ -334,7 +337,7 @@ mod tests {
             name: Some("A"),
             image: None,
         };
-        let issued = t.issue("app_x", info, 1, 0, Some("key_x")).unwrap();
+        let issued = t.issue("app_x", info, USER, 0, Some("key_x")).unwrap();
         let claims = t.verify_rest(&issued.token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.app.as_str()),

@@ -7,7 +7,7 @@ use crate::db::{members as member_rows, messages as message_rows, outbox, users}
 use crate::domain::patch_custom;
 use crate::error::ApiError;
 use crate::ids;
-use crate::realtime::{EventType, chat_channel, personal_channel};
+use crate::realtime::{EventType, RealtimeName, chat_channel, personal_channel};
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
@@ -49,12 +49,12 @@ pub fn create(
         },
     )?;
     if let Some(me) = &me {
-        add_member(conn, &channel, me.pk, Role::Owner)?;
+        add_member(conn, &channel, me.realtime_name(), Role::Owner)?;
     }
     for user_id in &req.members {
-        let pk = users::ensure(conn, &ctx.app_id, user_id)?;
-        if me.as_ref().is_none_or(|m| m.pk != pk) {
-            add_member(conn, &channel, pk, Role::Member)?;
+        let user = users::ensure(conn, &ctx.app_id, user_id)?;
+        if me.as_ref().is_none_or(|m| m.pk != user.pk) {
+            add_member(conn, &channel, user, Role::Member)?;
         }
     }
     let access = access_to(conn, ctx, me, channel)?;
@@ -69,12 +69,12 @@ pub fn direct(conn: &Connection, ctx: &Ctx, other: &str) -> Result<(ChannelView,
             "`userId` must name another user: a direct channel has two members".into(),
         ));
     }
-    let other_pk = users::ensure(conn, &ctx.app_id, other)?;
-    let key = format!("{}:{}", me.pk.min(other_pk), me.pk.max(other_pk));
+    let other = users::ensure(conn, &ctx.app_id, other)?;
+    let key = format!("{}:{}", me.pk.min(other.pk), me.pk.max(other.pk));
     if let Some(existing) = rows::find_direct(conn, &ctx.app_id, &key)? {
         // Leaving a direct channel is allowed; opening it again brings the caller back
         // (else the pair could never talk again: there is only one channel per pair).
-        add_member(conn, &existing, me.pk, Role::Member)?;
+        add_member(conn, &existing, me.realtime_name(), Role::Member)?;
         let access = access_to(conn, ctx, Some(me), existing)?;
         return Ok((view(conn, &access)?, false));
     }
@@ -91,8 +91,8 @@ pub fn direct(conn: &Connection, ctx: &Ctx, other: &str) -> Result<(ChannelView,
             created_by: Some(me.pk),
         },
     )?;
-    add_member(conn, &channel, me.pk, Role::Member)?;
-    add_member(conn, &channel, other_pk, Role::Member)?;
+    add_member(conn, &channel, me.realtime_name(), Role::Member)?;
+    add_member(conn, &channel, other, Role::Member)?;
     let access = access_to(conn, ctx, Some(me), channel)?;
     Ok((view(conn, &access)?, true))
 }
@@ -102,20 +102,23 @@ pub fn direct(conn: &Connection, ctx: &Ctx, other: &str) -> Result<(ChannelView,
 pub fn add_member(
     conn: &Connection,
     channel: &ChannelRow,
-    user_pk: i64,
+    user: RealtimeName,
     role: Role,
 ) -> Result<Option<MemberView>, ApiError> {
-    if !member_rows::add(conn, channel.pk, user_pk, role.as_str())? {
+    if !member_rows::add(conn, channel.pk, user.pk, role.as_str())? {
         return Ok(None);
     }
-    let member = member_rows::find(conn, channel.pk, user_pk)?.map(MemberView::from);
+    let member = member_rows::find(conn, channel.pk, user.pk)?.map(MemberView::from);
     let data = json!({
         "member": &member,
         "channel": ChannelView::new(channel, member_rows::count(conn, channel.pk)?),
     });
     outbox::publish(
         conn,
-        &[chat_channel(channel.pk), personal_channel(user_pk)],
+        &[
+            chat_channel(channel.realtime_name()),
+            personal_channel(user),
+        ],
         EventType::MemberAdded,
         &channel.id,
         channel.last_seq,
@@ -192,7 +195,7 @@ pub fn update(
     let count = member_rows::count(conn, channel.pk)?;
     outbox::publish(
         conn,
-        &[chat_channel(channel.pk)],
+        &[chat_channel(channel.realtime_name())],
         EventType::ChannelUpdated,
         &channel.id,
         channel.last_seq,
@@ -209,9 +212,9 @@ pub fn delete(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
     let a = access(conn, ctx, me, id)?;
     a.require(ctx, &[Role::Owner], "delete it")?;
     let members = member_rows::all(conn, a.channel.pk)?;
-    let chat = chat_channel(a.channel.pk);
+    let chat = chat_channel(a.channel.realtime_name());
     let mut targets = vec![chat.clone()];
-    targets.extend(members.iter().map(|m| personal_channel(m.user_pk)));
+    targets.extend(members.iter().map(|m| personal_channel(m.realtime_name())));
     outbox::publish(
         conn,
         &targets,
@@ -251,25 +254,44 @@ pub fn view(conn: &Connection, a: &Access) -> Result<ChannelView, ApiError> {
     Ok(v)
 }
 
-/// The pk of channel `id`, once the acting user is found a member (see `member_pk`).
-pub fn member_channel_pk(conn: &Connection, ctx: &Ctx, id: &str) -> Result<i64, ApiError> {
-    member_pk(conn, ctx, rows::find(conn, &ctx.app_id, id)?)
+/// The realtime name of channel `id`, once the acting user is found a member (see
+/// `member_realtime_name`).
+pub fn member_channel_name(
+    conn: &Connection,
+    ctx: &Ctx,
+    id: &str,
+) -> Result<RealtimeName, ApiError> {
+    member_realtime_name(conn, ctx, rows::find(conn, &ctx.app_id, id)?)
 }
 
-/// Requires the acting user to be a member of the channel with this `pk`.
-pub fn require_member_of_pk(conn: &Connection, ctx: &Ctx, pk: i64) -> Result<(), ApiError> {
-    member_pk(conn, ctx, rows::find_by_pk(conn, &ctx.app_id, pk)?).map(|_| ())
+/// Requires the acting user to be a member of the channel whose current realtime name
+/// is `name`. A name whose pk now belongs to another channel (a restore from backup
+/// handed the pk out again) differs in its key, and is a channel not found.
+pub fn require_member_of_name(
+    conn: &Connection,
+    ctx: &Ctx,
+    name: RealtimeName,
+) -> Result<(), ApiError> {
+    let found =
+        rows::find_by_pk(conn, &ctx.app_id, name.pk)?.filter(|row| row.realtime_name() == name);
+    member_realtime_name(conn, ctx, found).map(|_| ())
 }
 
-/// The pk of the channel `found`, once the acting user is found a member. Tokens are for
-/// members only, whoever asks for them: a backend's key acts here as the user it names,
-/// with no more rights than that user.
-fn member_pk(conn: &Connection, ctx: &Ctx, found: Option<ChannelRow>) -> Result<i64, ApiError> {
+/// The realtime name of the channel `found`, once the acting user is found a member.
+/// Tokens are for members only, whoever asks for them: a backend's key acts here as the
+/// user it names, with no more rights than that user.
+fn member_realtime_name(
+    conn: &Connection,
+    ctx: &Ctx,
+    found: Option<ChannelRow>,
+) -> Result<RealtimeName, ApiError> {
     let row = found.ok_or(ApiError::ChannelNotFound)?;
     let me = ctx.me_for_read(conn)?;
     let as_member = Ctx {
         backend: false,
         ..ctx.clone()
     };
-    Ok(access_to(conn, &as_member, me, row)?.channel.pk)
+    Ok(access_to(conn, &as_member, me, row)?
+        .channel
+        .realtime_name())
 }

@@ -6,7 +6,7 @@ use super::{Ctx, Role, access};
 use crate::db::channels::ChannelRow;
 use crate::db::{members as rows, outbox, users};
 use crate::error::ApiError;
-use crate::realtime::{EventType, chat_channel, personal_channel};
+use crate::realtime::{EventType, RealtimeName, chat_channel, personal_channel};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -59,8 +59,8 @@ pub fn add(
     }
     let mut added = Vec::new();
     for user_id in user_ids {
-        let pk = users::ensure(conn, &ctx.app_id, user_id)?;
-        added.extend(add_member(conn, &a.channel, pk, role)?);
+        let user = users::ensure(conn, &ctx.app_id, user_id)?;
+        added.extend(add_member(conn, &a.channel, user, role)?);
     }
     Ok(added)
 }
@@ -75,17 +75,15 @@ pub fn remove(
 ) -> Result<(), ApiError> {
     let me = ctx.me_for_write(conn)?;
     let a = access(conn, ctx, me, channel_id)?;
-    let target_pk = users::find_pk(conn, &ctx.app_id, user_id)?;
-    let target = match target_pk {
-        Some(pk) => {
-            rows::membership(conn, a.channel.pk, pk)?.map(|(role, _)| (pk, Role::parse(&role)))
-        }
+    let target = match users::find_pk(conn, &ctx.app_id, user_id)? {
+        Some(user) => rows::membership(conn, a.channel.pk, user.pk)?
+            .map(|(role, _)| (user, Role::parse(&role))),
         None => None,
     };
-    let Some((target_pk, target_role)) = target else {
+    let Some((target, target_role)) = target else {
         return Err(ApiError::NotFound("member".into()));
     };
-    let is_self = a.me.as_ref().is_some_and(|m| m.pk == target_pk);
+    let is_self = a.me.as_ref().is_some_and(|m| m.pk == target.pk);
     if !is_self {
         a.require(ctx, &[Role::Owner, Role::Admin], "remove other members")?;
         if !ctx.backend && a.role == Some(Role::Admin) && target_role == Some(Role::Owner) {
@@ -94,7 +92,7 @@ pub fn remove(
             ));
         }
     }
-    drop_member(conn, ctx, &a.channel, target_pk, user_id)
+    drop_member(conn, ctx, &a.channel, target, user_id)
 }
 
 /// Removes a membership, tells the channel and the user, and ends the user's live
@@ -103,14 +101,14 @@ pub fn drop_member(
     conn: &Connection,
     ctx: &Ctx,
     channel: &ChannelRow,
-    user_pk: i64,
+    user: RealtimeName,
     user_id: &str,
 ) -> Result<(), ApiError> {
-    rows::remove(conn, channel.pk, user_pk)?;
-    let chat = chat_channel(channel.pk);
+    rows::remove(conn, channel.pk, user.pk)?;
+    let chat = chat_channel(channel.realtime_name());
     outbox::publish(
         conn,
-        &[chat.clone(), personal_channel(user_pk)],
+        &[chat.clone(), personal_channel(user)],
         EventType::MemberRemoved,
         &channel.id,
         channel.last_seq,

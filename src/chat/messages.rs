@@ -190,7 +190,7 @@ pub fn react(
             json!({"messageId": message.id, "emoji": emoji, "userId": me.id, "message": public});
         outbox::publish(
             conn,
-            &[chat_channel(a.channel.pk)],
+            &[chat_channel(a.channel.realtime_name())],
             kind,
             &a.channel.id,
             a.channel.last_seq,
@@ -216,7 +216,7 @@ pub fn mark_read(
     if mark != a.read_seq {
         outbox::publish(
             conn,
-            &[chat_channel(a.channel.pk)],
+            &[chat_channel(a.channel.realtime_name())],
             EventType::ReadUpdated,
             &a.channel.id,
             a.channel.last_seq,
@@ -254,7 +254,7 @@ pub fn typing(conn: &Connection, ctx: &Ctx, channel_id: &str) -> Result<(String,
         data,
     };
     Ok((
-        chat_channel(a.channel.pk),
+        chat_channel(a.channel.realtime_name()),
         serde_json::to_value(&envelope).unwrap_or_default(),
     ))
 }
@@ -281,7 +281,7 @@ fn emit(
     let data = serde_json::to_value(&public).unwrap_or_default();
     outbox::publish(
         conn,
-        &[chat_channel(a.channel.pk)],
+        &[chat_channel(a.channel.realtime_name())],
         kind,
         &a.channel.id,
         seq,

@@ -13,6 +13,7 @@ use crate::db::channels::{self as channel_rows, ChannelRow};
 use crate::db::users::TokenState;
 use crate::db::{members as member_rows, users as user_rows};
 use crate::error::ApiError;
+use crate::realtime::{RealtimeKey, RealtimeName};
 use rusqlite::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,6 +131,26 @@ impl RevocationCheck {
 pub struct Me {
     pub pk: i64,
     pub id: String,
+    /// Beside `pk`, names the user's personal channel.
+    pub realtime_key: Option<RealtimeKey>,
+}
+
+impl Me {
+    fn new(found: RealtimeName, id: &str) -> Me {
+        Me {
+            pk: found.pk,
+            id: id.to_string(),
+            realtime_key: found.key,
+        }
+    }
+
+    /// What the user's personal channel name is built from.
+    pub fn realtime_name(&self) -> RealtimeName {
+        RealtimeName {
+            pk: self.pk,
+            key: self.realtime_key,
+        }
+    }
 }
 
 impl Ctx {
@@ -148,12 +169,12 @@ impl Ctx {
         let Some(id) = &self.user_id else {
             return Ok(None);
         };
-        let pk = if self.backend {
+        let found = if self.backend {
             user_rows::ensure(conn, &self.app_id, id)?
         } else {
             user_rows::find_pk(conn, &self.app_id, id)?.ok_or_else(user_gone)?
         };
-        Ok(Some(Me { pk, id: id.clone() }))
+        Ok(Some(Me::new(found, id)))
     }
 
     /// The acting user for a read; a backend `userId` the app never saw is nobody yet.
@@ -162,7 +183,7 @@ impl Ctx {
             return Ok(None);
         };
         match user_rows::find_pk(conn, &self.app_id, id)? {
-            Some(pk) => Ok(Some(Me { pk, id: id.clone() })),
+            Some(found) => Ok(Some(Me::new(found, id))),
             None if self.backend => Ok(None),
             None => Err(user_gone()),
         }

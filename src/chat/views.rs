@@ -149,7 +149,7 @@ impl ChannelView {
     pub fn new(c: &ChannelRow, member_count: i64) -> ChannelView {
         ChannelView {
             id: c.id.clone(),
-            realtime_channel: chat_channel(c.pk),
+            realtime_channel: chat_channel(c.realtime_name()),
             kind: c.kind.clone(),
             name: c.name.clone(),
             custom: c.custom.clone(),

@@ -1,6 +1,8 @@
-//! Channels of an app. `pk` names the Centrifugo channel (`chat:<pk>`).
+//! Channels of an app. `pk` and `realtime_key` name the Centrifugo channel
+//! (`crate::realtime::chat_channel`).
 
 use super::{DbError, DbResult, now_ms};
+use crate::realtime::{RealtimeKey, RealtimeName};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
@@ -15,10 +17,22 @@ pub struct ChannelRow {
     pub updated_at: i64,
     pub last_seq: i64,
     pub activity_at: i64,
+    /// `None` for channels made before schema 9, which keep their pk-only name.
+    pub realtime_key: Option<RealtimeKey>,
 }
 
-const COLUMNS: &str =
-    "c.pk, c.id, c.kind, c.name, c.custom, c.created_at, c.updated_at, c.last_seq, c.activity_at";
+impl ChannelRow {
+    /// What the channel's Centrifugo name is built from.
+    pub fn realtime_name(&self) -> RealtimeName {
+        RealtimeName {
+            pk: self.pk,
+            key: self.realtime_key,
+        }
+    }
+}
+
+const COLUMNS: &str = "c.pk, c.id, c.kind, c.name, c.custom, c.created_at, c.updated_at, \
+     c.last_seq, c.activity_at, c.realtime_key";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
     Ok(ChannelRow {
@@ -31,6 +45,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
         updated_at: r.get(6)?,
         last_seq: r.get(7)?,
         activity_at: r.get(8)?,
+        realtime_key: r.get(9)?,
     })
 }
 
@@ -83,8 +98,8 @@ pub struct NewChannel<'a> {
 pub fn insert(conn: &Connection, new: &NewChannel<'_>) -> DbResult<ChannelRow> {
     let now = now_ms();
     conn.prepare_cached(
-        "INSERT INTO channels (app_id, id, kind, direct_key, name, custom, created_by, created_at, updated_at, activity_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+        "INSERT INTO channels (app_id, id, kind, direct_key, name, custom, created_by, created_at, updated_at, activity_at, realtime_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8, ?9)",
     )?
     .execute(params![
         new.app_id,
@@ -94,7 +109,8 @@ pub fn insert(conn: &Connection, new: &NewChannel<'_>) -> DbResult<ChannelRow> {
         new.name,
         Value::Object(new.custom.clone()).to_string(),
         new.created_by,
-        now
+        now,
+        RealtimeKey::generate()
     ])?;
     find_by_pk(conn, new.app_id, conn.last_insert_rowid())?
         .ok_or_else(|| DbError::Corrupt("inserted channel vanished".into()))
@@ -213,8 +229,8 @@ pub fn list_for_user(
     let rows = stmt.query_map(params![user_pk, at, pk, limit as i64], |r| {
         Ok(MemberChannel {
             channel: from_row(r)?,
-            role: r.get(9)?,
-            read_seq: r.get(10)?,
+            role: r.get(10)?,
+            read_seq: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -1,6 +1,7 @@
 //! Channel membership, roles and read marks.
 
 use super::{DbResult, now_ms};
+use crate::realtime::{RealtimeKey, RealtimeName};
 use rusqlite::{Connection, OptionalExtension, params};
 
 #[derive(Debug, Clone)]
@@ -12,6 +13,18 @@ pub struct MemberRow {
     pub role: String,
     pub read_seq: i64,
     pub joined_at: i64,
+    /// The user's realtime key (`None` for users made before schema 9).
+    pub realtime_key: Option<RealtimeKey>,
+}
+
+impl MemberRow {
+    /// What the member's personal channel name is built from.
+    pub fn realtime_name(&self) -> RealtimeName {
+        RealtimeName {
+            pk: self.user_pk,
+            key: self.realtime_key,
+        }
+    }
 }
 
 /// The member's role and read mark, if `user_pk` is a member.
@@ -50,7 +63,7 @@ pub fn remove(conn: &Connection, channel_pk: i64, user_pk: i64) -> DbResult<bool
 macro_rules! select_members {
     ($tail:literal) => {
         concat!(
-            "SELECT u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at
+            "SELECT u.pk, u.id, u.name, u.image, m.role, m.read_seq, m.joined_at, u.realtime_key
              FROM members m JOIN users u ON u.pk = m.user_pk ",
             $tail
         )
@@ -66,6 +79,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
         role: r.get(4)?,
         read_seq: r.get(5)?,
         joined_at: r.get(6)?,
+        realtime_key: r.get(7)?,
     })
 }
 

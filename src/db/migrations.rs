@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_member_count.sql"),
     include_str!("migrations/0007_channel_purge.sql"),
     include_str!("migrations/0008_outbox_ids_never_reused.sql"),
+    include_str!("migrations/0009_realtime_keys.sql"),
 ];
 
 /// The schema version this build creates and expects (`PRAGMA user_version`).
@@ -102,6 +103,84 @@ mod tests {
         outbox::remove(&conn, &pks).unwrap();
         queue(&conn, "evt_d");
         assert!(queued(&conn)[0].0 > after[2].0, "{:?}", queued(&conn));
+    }
+
+    /// Migration 9 leaves the names of rows already there as they were (clients hold
+    /// them), and rows made afterwards get a key in theirs, so a pk handed out again
+    /// after a restore from backup never brings an old name back.
+    #[test]
+    fn rows_from_schema_8_keep_their_realtime_names_and_new_rows_get_keyed_ones() {
+        use crate::db::{channels, users};
+        use crate::realtime::{chat_channel, parse_chat_channel, personal_channel};
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        conn.execute_batch(
+            "INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0);
+             INSERT INTO users (pk, app_id, id, created_at, updated_at)
+                 VALUES (1, 'a', 'u1', 0, 0), (2, 'a', 'u2', 0, 0);
+             INSERT INTO channels (pk, app_id, id, kind, created_at, updated_at, activity_at)
+                 VALUES (1, 'a', 'old', 'group', 0, 0, 0);",
+        )
+        .unwrap();
+
+        apply(&mut conn).unwrap();
+
+        let old_channel = channels::find(&conn, "a", "old").unwrap().unwrap();
+        assert_eq!(chat_channel(old_channel.realtime_name()), "chat:1");
+        let old_user = users::find(&conn, "a", "u1").unwrap().unwrap();
+        assert_eq!(personal_channel(old_user.realtime_name()), "personal:1");
+        let ensured = users::ensure(&conn, "a", "u2").unwrap();
+        assert_eq!(personal_channel(ensured), "personal:2");
+
+        let new_channel = channels::insert(
+            &conn,
+            &channels::NewChannel {
+                app_id: "a",
+                id: "new",
+                kind: "group",
+                direct_key: None,
+                name: None,
+                custom: &serde_json::Map::new(),
+                created_by: None,
+            },
+        )
+        .unwrap();
+        let name = chat_channel(new_channel.realtime_name());
+        let key = name
+            .strip_prefix("chat:2.")
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            key.len() == 16
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{name}"
+        );
+        assert_eq!(parse_chat_channel(&name), Some(new_channel.realtime_name()));
+        // Read back, the key is the one the insert gave.
+        let again = channels::find(&conn, "a", "new").unwrap().unwrap();
+        assert_eq!(again.realtime_name(), new_channel.realtime_name());
+        // New users, bare (a backend names them) or through /tokens' upsert.
+        let bare = users::ensure(&conn, "a", "u3").unwrap();
+        assert_eq!(bare.pk, 3);
+        assert!(bare.key.is_some());
+        let (upserted, created) =
+            users::upsert(&conn, "a", "u4", &users::UserPatch::default()).unwrap();
+        assert!(created);
+        assert!(upserted.realtime_key.is_some());
+        assert_ne!(upserted.realtime_key, bare.key);
+        assert_eq!(
+            users::find(&conn, "a", "u4")
+                .unwrap()
+                .unwrap()
+                .realtime_name(),
+            upserted.realtime_name()
+        );
+        assert!(personal_channel(upserted.realtime_name()).starts_with("personal:4."));
     }
 
     fn count_of(conn: &Connection, channel_pk: i64) -> (i64, i64) {

@@ -3,6 +3,7 @@
 use super::{DbError, DbResult, keys, now_ms};
 use crate::domain::{check_custom, merge_patch};
 use crate::error::ApiError;
+use crate::realtime::{RealtimeKey, RealtimeName};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
@@ -10,6 +11,9 @@ use serde_json::{Map, Value};
 pub struct User {
     /// Surrogate key: names the user's personal Centrifugo channel. 0 until inserted.
     pub pk: i64,
+    /// Names the personal channel beside `pk`; `None` for users made before schema 9,
+    /// and until inserted.
+    pub realtime_key: Option<RealtimeKey>,
     pub id: String,
     pub name: Option<String>,
     pub image: Option<String>,
@@ -51,7 +55,7 @@ impl UserPatch {
 
 pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>> {
     conn.prepare_cached(
-        "SELECT pk, id, name, image, email, custom, token_generation FROM users WHERE app_id = ?1 AND id = ?2",
+        "SELECT pk, id, name, image, email, custom, token_generation, realtime_key FROM users WHERE app_id = ?1 AND id = ?2",
     )?
     .query_row(params![app_id, id], |r| {
         Ok((
@@ -62,10 +66,11 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
             r.get(4)?,
             r.get::<_, String>(5)?,
             r.get::<_, i64>(6)?,
+            r.get(7)?,
         ))
     })
     .optional()?
-    .map(|(pk, id, name, image, email, custom, token_generation)| {
+    .map(|(pk, id, name, image, email, custom, token_generation, realtime_key)| {
         let custom = match serde_json::from_str(&custom) {
             Ok(Value::Object(m)) => m,
             _ => {
@@ -76,6 +81,7 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
         };
         Ok(User {
             pk,
+            realtime_key,
             id,
             name,
             image,
@@ -87,8 +93,8 @@ pub fn find(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<User>>
     .transpose()
 }
 
-/// Inserts or updates the user so it equals `user`; returns its pk.
-fn save(conn: &Connection, app_id: &str, user: &User, existed: bool) -> DbResult<i64> {
+/// Inserts or updates the user so it equals `user`; a new one gets its pk and realtime key.
+fn save(conn: &Connection, app_id: &str, user: &mut User, existed: bool) -> DbResult<()> {
     let custom = Value::Object(user.custom.clone()).to_string();
     let now = now_ms();
     if existed {
@@ -99,37 +105,44 @@ fn save(conn: &Connection, app_id: &str, user: &User, existed: bool) -> DbResult
         .execute(params![
             app_id, user.id, user.name, user.image, user.email, custom, now
         ])?;
-        Ok(user.pk)
     } else {
+        let key = RealtimeKey::generate();
         conn.prepare_cached(
-            "INSERT INTO users (app_id, id, name, image, email, custom, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT INTO users (app_id, id, name, image, email, custom, created_at, updated_at, realtime_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         )?
         .execute(params![
-            app_id, user.id, user.name, user.image, user.email, custom, now
+            app_id, user.id, user.name, user.image, user.email, custom, now, key
         ])?;
-        Ok(conn.last_insert_rowid())
+        user.pk = conn.last_insert_rowid();
+        user.realtime_key = Some(key);
+    }
+    Ok(())
+}
+
+/// The pk and realtime key of an app's user, creating a bare user (id only) when the app
+/// has never seen it, so a backend can add people to channels before they first log in.
+pub fn ensure(conn: &Connection, app_id: &str, id: &str) -> DbResult<RealtimeName> {
+    match find_pk(conn, app_id, id)? {
+        Some(found) => Ok(found),
+        None => {
+            let mut user = User::bare(id);
+            save(conn, app_id, &mut user, false)?;
+            Ok(user.realtime_name())
+        }
     }
 }
 
-/// The pk of an app's user, creating a bare user (id only) when the app has never seen it,
-/// so a backend can add people to channels before they first log in.
-pub fn ensure(conn: &Connection, app_id: &str, id: &str) -> DbResult<i64> {
-    let found = conn
-        .prepare_cached("SELECT pk FROM users WHERE app_id = ?1 AND id = ?2")?
-        .query_row(params![app_id, id], |r| r.get(0))
-        .optional()?;
-    match found {
-        Some(pk) => Ok(pk),
-        None => save(conn, app_id, &User::bare(id), false),
-    }
-}
-
-/// The pk of an app's user, if it exists.
-pub fn find_pk(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<i64>> {
+/// The pk and realtime key of an app's user, if it exists.
+pub fn find_pk(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<RealtimeName>> {
     Ok(conn
-        .prepare_cached("SELECT pk FROM users WHERE app_id = ?1 AND id = ?2")?
-        .query_row(params![app_id, id], |r| r.get(0))
+        .prepare_cached("SELECT pk, realtime_key FROM users WHERE app_id = ?1 AND id = ?2")?
+        .query_row(params![app_id, id], |r| {
+            Ok(RealtimeName {
+                pk: r.get(0)?,
+                key: r.get(1)?,
+            })
+        })
         .optional()?)
 }
 
@@ -138,12 +151,21 @@ impl User {
     pub fn bare(id: &str) -> User {
         User {
             pk: 0,
+            realtime_key: None,
             id: id.to_string(),
             name: None,
             image: None,
             email: None,
             custom: Map::new(),
             token_generation: 0,
+        }
+    }
+
+    /// What the user's personal channel name is built from.
+    pub fn realtime_name(&self) -> RealtimeName {
+        RealtimeName {
+            pk: self.pk,
+            key: self.realtime_key,
         }
     }
 }
@@ -164,7 +186,7 @@ pub fn upsert(
     // The merged result must fit too, not only the patch: nothing is written otherwise.
     check_custom(&user.custom)?;
     if stored.as_ref() != Some(&user) {
-        user.pk = save(conn, app_id, &user, existed)?;
+        save(conn, app_id, &mut user, existed)?;
     }
     Ok((user, !existed))
 }

@@ -3,6 +3,7 @@
 
 use super::{Check, START_CENTRIFUGO, Status};
 use crate::auth::tokens::{CLOCK_LEEWAY_SECS, TokenIssuer, TokenSettings, WsInfo};
+use crate::realtime::RealtimeName;
 use crate::secret::{Secret, ServiceUrl};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -25,7 +26,7 @@ const CLIENT_NAME: &str = "chatsdk-doctor";
 /// `<app>` part of the doctor's synthetic Centrifugo user, `chatsdk-doctor:<random>`.
 const DOCTOR_APP: &str = "chatsdk-doctor";
 /// Personal channel of the probe: user pks start at 1, so pk 0 is nobody's.
-const PROBE_USER_PK: i64 = 0;
+const PROBE_USER: RealtimeName = RealtimeName { pk: 0, key: None };
 
 /// Connects to `ws_url` with a wsToken signed exactly like `POST /tokens` signs one, for
 /// a synthetic user; nothing is written to the database.
@@ -72,7 +73,7 @@ fn probe_token(secret: &Secret, ws_ttl: u64) -> Result<String, String> {
         image: None,
     };
     issuer
-        .issue(DOCTOR_APP, info, PROBE_USER_PK, 0, None)
+        .issue(DOCTOR_APP, info, PROBE_USER, 0, None)
         .map(|t| t.ws_token)
         .map_err(|_| "cannot sign the probe wsToken".to_string())
 }

@@ -38,7 +38,7 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
     let user = read_as_caller(&state, ctx, move |c, ctx| users::me(c, ctx, &user_id)).await?;
     Ok(HttpResponse::Ok().json(MeView {
-        personal_channel: personal_channel(user.pk),
+        personal_channel: personal_channel(user.realtime_name()),
         user: user.into(),
     }))
 }

@@ -6,7 +6,7 @@ use crate::chat::channels;
 use crate::error::ApiError;
 use crate::openapi::errors::{ChannelBodyErrors, SubTokenErrors};
 use crate::openapi::{ActingUser, ChannelId};
-use crate::realtime::parse_chat_channel;
+use crate::realtime::{chat_channel, parse_chat_channel};
 use crate::routes::auth::{ActingUserBody, Caller};
 use crate::routes::json::{ApiJson, OptionalJson};
 use crate::routes::{AppState, read_as_caller};
@@ -54,12 +54,11 @@ pub async fn subscription_token(
     let id = path.into_inner();
     let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let pk = read_as_caller(&state, ctx, move |c, ctx| {
-        channels::member_channel_pk(c, ctx, &id)
+    let name = read_as_caller(&state, ctx, move |c, ctx| {
+        channels::member_channel_name(c, ctx, &id)
     })
     .await?;
-    let channel = crate::realtime::chat_channel(pk);
-    sub_token_response(&state, &caller.app_id, &user_id, &channel)
+    sub_token_response(&state, &caller.app_id, &user_id, &chat_channel(name))
 }
 
 /// A realtime channel by name.
@@ -96,12 +95,14 @@ pub async fn subscription_token_by_name(
     let b = body.0;
     let ctx = caller.ctx(b.user_id)?;
     let user_id = ctx.user_id.clone().ok_or_else(crate::chat::need_user_id)?;
-    let pk = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
+    let name = parse_chat_channel(&b.channel).ok_or(ApiError::ChannelNotFound)?;
     read_as_caller(&state, ctx, move |c, ctx| {
-        channels::require_member_of_pk(c, ctx, pk)
+        channels::require_member_of_name(c, ctx, name)
     })
     .await?;
-    sub_token_response(&state, &caller.app_id, &user_id, &b.channel)
+    // The name the channel has now: `b.channel` itself, as parsing takes only names
+    // written as `chat_channel` writes them.
+    sub_token_response(&state, &caller.app_id, &user_id, &chat_channel(name))
 }
 
 fn sub_token_response(
