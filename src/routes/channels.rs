@@ -63,7 +63,7 @@ pub struct CreateBody {
     responses(
         (status = 201, description = "Created.", body = ChannelView, example = json!({
             "id": "general",
-            "realtimeChannel": "chat:c12",
+            "realtimeChannel": "chat:12.9f3c2a7d4e1b6058",
             "type": "group",
             "name": "General",
             "custom": {"topic": "everything"},

@@ -38,8 +38,8 @@ pub struct SubscriptionToken {
                  example = json!({"userId": "alice"})),
     responses(
         (status = 200, description = "The token.", body = SubscriptionToken, example = json!({
-            "token": "eyJhbGciOiJIUzI1NiJ9.eyJjaGFubmVsIjoiY2hhdDpjMTIifQ.c2ln",
-            "channel": "chat:c12",
+            "token": "eyJhbGciOiJIUzI1NiJ9.eyJjaGFubmVsIjoiY2hhdDoxMi45ZjNjMmE3ZDRlMWI2MDU4In0.c2ln",
+            "channel": "chat:12.9f3c2a7d4e1b6058",
             "expiresIn": 300,
         })),
         ChannelBodyErrors,
@@ -65,7 +65,7 @@ pub async fn subscription_token(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SubTokenBody {
-    /// The channel's `realtimeChannel`, e.g. `chat:c12`.
+    /// The channel's `realtimeChannel`, e.g. `chat:12.9f3c2a7d4e1b6058`.
     channel: String,
     /// With X-API-Key: the user the token is for.
     user_id: Option<String>,
@@ -81,7 +81,7 @@ pub struct SubTokenBody {
     tag = "realtime",
     security(("bearer" = []), ("api_key" = [])),
     params(ActingUser),
-    request_body(content = SubTokenBody, example = json!({"channel": "chat:c12"})),
+    request_body(content = SubTokenBody, example = json!({"channel": "chat:12.9f3c2a7d4e1b6058"})),
     responses(
         (status = 200, description = "The token.", body = SubscriptionToken),
         SubTokenErrors,
