@@ -10,11 +10,20 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// Upper bound for one API call, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Typing events on their way to Centrifugo at once; more are dropped. Each holds a
+/// connection until Centrifugo answers, and a Centrifugo that hangs (stopped, overloaded,
+/// blackholed) accepts connections but never answers: unbounded, a typing burst opened
+/// one socket per event until the process ran out of file descriptors.
+pub const TYPING_IN_FLIGHT: usize = 64;
+/// How long a typing event may take: an indicator older than this is stale anyway.
+const TYPING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What went wrong with a call. `Display` is for operators (logs, `doctor`): it may name
 /// the URL, never its user or password; `summary` is for public answers.
@@ -86,6 +95,8 @@ pub struct CentrifugoClient {
     api_key: Secret,
     /// Where publish latency and failures are counted (a no-op registry unless given).
     metrics: Metrics,
+    /// Permits for typing events in flight (`TYPING_IN_FLIGHT`), shared by clones.
+    typing: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for CentrifugoClient {
@@ -112,6 +123,7 @@ impl CentrifugoClient {
             base_url: base_url.trim_end_slashes(),
             api_key,
             metrics: Metrics::default(),
+            typing: Arc::new(Semaphore::new(TYPING_IN_FLIGHT)),
         })
     }
 
@@ -138,6 +150,29 @@ impl CentrifugoClient {
         let result = self.call::<_, Value>("publish", &body).await.map(|_| ());
         self.metrics.centrifugo_publish(started.elapsed(), &result);
         result
+    }
+
+    /// Publishes a typing event (no history) in the background and returns at once. Best
+    /// effort: dropped, and counted, when `TYPING_IN_FLIGHT` are already on their way or
+    /// Centrifugo takes over `TYPING_TIMEOUT`. Needs a Tokio runtime.
+    pub fn publish_typing(&self, channel: String, data: Value) {
+        let Ok(permit) = Arc::clone(&self.typing).try_acquire_owned() else {
+            self.metrics.typing_dropped();
+            return;
+        };
+        let client = self.clone();
+        tokio::spawn(async move {
+            let sent = tokio::time::timeout(TYPING_TIMEOUT, client.publish(&channel, &data, true));
+            match sent.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::debug!("typing event lost: {e}"),
+                Err(_) => {
+                    client.metrics.typing_dropped();
+                    log::debug!("typing event lost: Centrifugo took over {TYPING_TIMEOUT:?}");
+                }
+            }
+            drop(permit);
+        });
     }
 
     /// `/api/batch`, run in order (`parallel: false`). One outcome per command, in input

@@ -164,6 +164,11 @@ impl CentrifugoProcess {
         }
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the server and waits for it to exit.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

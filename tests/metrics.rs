@@ -343,6 +343,89 @@ async fn publish_failures_are_counted_by_kind_while_centrifugo_is_down() {
     }
 }
 
+/// Established TCP connections to `port` on this machine, whoever opened them.
+fn connections_to(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let remote_port = fields
+                        .get(2)
+                        .and_then(|a| a.rsplit(':').next())
+                        .and_then(|p| u16::from_str_radix(p, 16).ok());
+                    fields.get(3) == Some(&"01") && remote_port == Some(port)
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// Sends SIGSTOP or SIGCONT to `pid`.
+fn signal(pid: u32, which: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {which} {pid}");
+}
+
+#[actix_web::test]
+async fn a_hung_centrifugo_holds_at_most_64_typing_events_the_rest_are_dropped_and_counted() {
+    const BURST: usize = 300;
+    let app = TestApp::start().await;
+    let typing = || {
+        app.http
+            .post(format!("{}/api/channels/room/typing", app.base))
+            .header("X-API-Key", &app.api_key)
+            .json(&json!({"userId": "alice"}))
+            .send()
+    };
+    let res = app
+        .http
+        .post(format!("{}/api/channels", app.base))
+        .header("X-API-Key", &app.api_key)
+        .json(&json!({"id": "room", "userId": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(typing().await.unwrap().status(), 202);
+    let dropped = |m: &Scrape| m.value("chatsdk_typing_events_dropped_total", &[]);
+    sleep(Duration::from_millis(200)).await;
+    assert_eq!(dropped(&scrape(&app).await), 0.0, "Centrifugo answers");
+
+    // Stopped, Centrifugo's kernel still accepts connections, and nothing answers them.
+    let centrifugo = app.centrifugo.as_ref().unwrap().pid().unwrap();
+    signal(centrifugo, "-STOP");
+    let answers = futures_util::future::join_all((0..BURST).map(|_| typing())).await;
+    let held = connections_to(app.centrifugo_internal_port);
+    sleep(Duration::from_millis(1500)).await;
+    let after_the_timeout = scrape(&app).await;
+    signal(centrifugo, "-CONT");
+
+    for answer in answers {
+        assert_eq!(answer.unwrap().status(), 202, "typing answers at once");
+    }
+    assert!(
+        held <= chatsdk::centrifugo::TYPING_IN_FLIGHT + 2,
+        "{held} connections to a hung Centrifugo"
+    );
+    assert_eq!(
+        dropped(&after_the_timeout),
+        BURST as f64,
+        "each event was dropped at once or after the 1 s timeout"
+    );
+    // The permits came back: once Centrifugo answers, typing goes through again.
+    assert_eq!(typing().await.unwrap().status(), 202);
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(dropped(&scrape(&app).await), BURST as f64);
+}
+
 #[actix_web::test]
 async fn each_app_in_a_process_counts_only_its_own_requests() {
     let (a, b) = (TestApp::start().await, TestApp::start().await);

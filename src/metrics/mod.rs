@@ -77,6 +77,7 @@ struct Registry {
     messages_sent: AtomicU64,
     publish: Histogram,
     published_commands: AtomicU64,
+    typing_dropped: AtomicU64,
     /// Rare, so a lock is fine: (kind, Centrifugo error code) → count.
     publish_failures: Mutex<BTreeMap<(&'static str, Option<u32>), u64>>,
     rate_limited: [AtomicU64; 4],
@@ -131,6 +132,11 @@ impl Metrics {
         if created {
             self.inner.messages_sent.fetch_add(1, Relaxed);
         }
+    }
+
+    /// A typing event not published: too many on their way, or Centrifugo too slow.
+    pub fn typing_dropped(&self) {
+        self.inner.typing_dropped.fetch_add(1, Relaxed);
     }
 
     /// A request refused by a rate limit.

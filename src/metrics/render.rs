@@ -75,6 +75,11 @@ impl Metrics {
                 "Commands (publish, broadcast, unsubscribe, ...) Centrifugo accepted.",
                 &r.published_commands,
             ),
+            (
+                "chatsdk_typing_events_dropped_total",
+                "Typing events not published: 64 already on their way to Centrifugo, or it took over 1 s.",
+                &r.typing_dropped,
+            ),
         ] {
             header(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", counter.load(Relaxed));

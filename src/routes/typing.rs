@@ -21,7 +21,8 @@ pub struct TypingSent {
 /// Typing indicator
 ///
 /// Typing is ephemeral: published straight to Centrifugo without history, not stored.
-/// The answer does not wait for Centrifugo; a lost typing event harms nobody.
+/// The answer does not wait for Centrifugo; a lost typing event harms nobody. At most 64
+/// are on their way at once, each given 1 s; the rest are dropped.
 #[utoipa::path(
     post,
     path = "/api/channels/{id}/typing",
@@ -46,11 +47,6 @@ pub async fn typing(
     let ctx = caller.ctx(body.0.and_then(|b| b.user_id))?;
     let (channel, event) =
         read_as_caller(&state, ctx, move |c, ctx| chat::typing(c, ctx, &id)).await?;
-    let centrifugo = state.centrifugo.clone();
-    actix_web::rt::spawn(async move {
-        if let Err(e) = centrifugo.publish(&channel, &event, true).await {
-            log::debug!("typing event lost: {e}");
-        }
-    });
+    state.centrifugo.publish_typing(channel, event);
     Ok(HttpResponse::Accepted().json(TypingSent { status: "sent" }))
 }
