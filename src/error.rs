@@ -31,11 +31,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// A body in a `Content-Encoding` we do not decode (the value, as sent).
     UnsupportedEncoding(String),
-    /// `/ready` failed: `message` (what failed) goes to the caller, `cause` (with the
-    /// redacted address and the error) to the log.
+    /// `/ready` failed: `message` (what failed) goes to the caller; `/ready` logs the
+    /// cause itself, once per outage and then once a minute.
     NotReady {
         message: String,
-        cause: String,
     },
     /// Two ways in at once, or one credential header sent twice; says which.
     AmbiguousCredentials(&'static str),
@@ -206,7 +205,6 @@ impl ResponseError for ApiError {
         // The single place errors are logged: 5xx with their cause, the rest quietly.
         match self {
             Self::Internal(cause) => log::error!("internal error: {cause}"),
-            Self::NotReady { cause, .. } => log::warn!("not ready: {cause}"),
             other => log::debug!("request refused: {}", other.code()),
         }
         let mut res = error_response(self.status_code(), self.code(), &self.message());
@@ -314,7 +312,6 @@ mod tests {
             UnsupportedEncoding(String::new()),
             NotReady {
                 message: String::new(),
-                cause: String::new(),
             },
             AmbiguousCredentials(""),
             ChannelNotFound,

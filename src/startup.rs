@@ -105,6 +105,9 @@ impl Application {
             relay,
             purge,
             metrics: metrics.clone(),
+            ready_outage: std::sync::Mutex::new(crate::logging::Outage::new(
+                crate::routes::health::NOT_READY_LOG_EVERY,
+            )),
         });
         let metrics_server = match config.metrics_addr {
             Some(addr) => Some(metrics_server(addr, state.clone())?),

@@ -439,9 +439,19 @@ async fn a_centrifugo_outage_is_logged_once_when_it_starts_and_once_when_it_ends
     let api = format!("http://127.0.0.1:{internal_port}");
     let mut served = serve(&[("CENTRIFUGO_URL", &api)]).await;
     served.create_channel_as_alice().await;
+    let ready = || async {
+        reqwest::get(format!("{}/ready", served.base))
+            .await
+            .unwrap()
+            .status()
+    };
 
-    // Long enough for seven retries (backoff 0.1 s doubling to 5 s).
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Long enough for seven retries (backoff 0.1 s doubling to 5 s), probed as a load
+    // balancer would.
+    for _ in 0..8 {
+        assert_eq!(ready().await, 503);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let stalled = log_lines(&served, "outbox: delivery stalled");
     assert_eq!(
         stalled.len(),
@@ -460,8 +470,20 @@ async fn a_centrifugo_outage_is_logged_once_when_it_starts_and_once_when_it_ends
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(ready().await, 200);
+    assert_eq!(ready().await, 200);
     common::stop_gracefully(&mut served.child).await;
     assert_eq!(log_lines(&served, "outbox: delivery stalled").len(), 1);
+    let not_ready = log_lines(&served, "not ready");
+    assert_eq!(
+        not_ready.len(),
+        1,
+        "one line per outage, not per probe: {not_ready:?}"
+    );
+    assert!(not_ready[0].contains("WARN"), "{}", not_ready[0]);
+    let again = log_lines(&served, "ready again after");
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert!(again[0].contains("8 probes failed"), "{}", again[0]);
     assert!(
         log_lines(&served, "still queued").is_empty(),
         "all delivered"

@@ -2,6 +2,7 @@
 
 use crate::db::{apps, now_ms, outbox};
 use crate::error::ApiError;
+use crate::logging::Report;
 use crate::metrics::Gauge;
 use crate::routes::AppState;
 use actix_web::{HttpResponse, web};
@@ -10,6 +11,9 @@ use std::time::Duration;
 
 /// How long `/ready` waits for each dependency.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a failing `/ready` logs its cause again while the failure lasts: probes
+/// come every few seconds, from every prober.
+pub const NOT_READY_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Liveness
 ///
@@ -63,12 +67,31 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         .into_iter()
         .filter_map(Result::err)
         .unzip();
+    let mut outage = state
+        .ready_outage
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !public.is_empty() {
+        let cause = causes.join("; ");
+        match outage.failed() {
+            Report::Began => log::warn!("not ready: {cause}"),
+            Report::Lasting { since, tries } => log::warn!(
+                "not ready for {} s ({tries} probes failed): {cause}",
+                since.as_secs()
+            ),
+            Report::Ended { .. } | Report::Quiet => {}
+        }
         return Err(ApiError::NotReady {
             message: public.join("; "),
-            cause: causes.join("; "),
         });
     }
+    if let Report::Ended { since, tries } = outage.succeeded() {
+        log::info!(
+            "ready again after {:.1} s ({tries} probes failed)",
+            since.as_secs_f64()
+        );
+    }
+    drop(outage);
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
         "checks": {"database": "ok", "centrifugo": "ok"},

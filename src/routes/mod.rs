@@ -43,6 +43,9 @@ pub struct AppState {
     /// The purge of deleted channels (`db::purge::start`): woken after a delete.
     pub purge: Worker,
     pub metrics: crate::metrics::Metrics,
+    /// `/ready`'s failures, so an outage is logged when it starts, once a minute, and
+    /// when it ends, not on every probe.
+    pub ready_outage: std::sync::Mutex<crate::logging::Outage>,
 }
 
 /// `Db::write` for a caller: checks the REST token's revocation first, in the same
