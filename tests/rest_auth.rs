@@ -213,6 +213,29 @@ async fn a_token_for_another_apps_user_does_not_reach_across_apps() {
 }
 
 #[actix_web::test]
+async fn a_token_naming_another_apps_key_or_no_such_key_is_revoked() {
+    let app = TestApp::start().await;
+    let other = app.cli_json(&["app", "create", "--name", "other"]);
+    let issued = app.tokens_for("alice").await;
+    let with_key = |akid: &Value| {
+        let mut c = claims(&issued);
+        c["akid"] = akid.clone();
+        sign(&c, JWT_SECRET, Algorithm::HS256)
+    };
+    let own_key = common::jwt_claims(issued["token"].as_str().unwrap())["akid"].clone();
+    assert_eq!(
+        app.get_me(&with_key(&own_key)).await.status(),
+        200,
+        "signed as the server signs"
+    );
+
+    // Live keys both, but another app's; and an id no key has.
+    for akid in [other["keyId"].clone(), json!("key_doesnotexist0000")] {
+        assert_error(app.get_me(&with_key(&akid)).await, 401, "token_revoked").await;
+    }
+}
+
+#[actix_web::test]
 async fn tokens_signed_before_a_secret_rotation_keep_working_with_the_previous_secret() {
     let new_secret = "the-new-rest-secret-after-rotation-0123456789";
     let app = TestApp::start_with(|a| {

@@ -75,7 +75,7 @@ pub fn remove(
 ) -> Result<(), ApiError> {
     let me = ctx.me_for_write(conn)?;
     let a = access(conn, ctx, me, channel_id)?;
-    let target = match users::find_pk(conn, &ctx.app_id, user_id)? {
+    let target = match users::find_realtime_name(conn, &ctx.app_id, user_id)? {
         Some(user) => rows::membership(conn, a.channel.pk, user.pk)?
             .map(|(role, _)| (user, Role::parse(&role))),
         None => None,

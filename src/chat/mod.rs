@@ -172,7 +172,7 @@ impl Ctx {
         let found = if self.backend {
             user_rows::ensure(conn, &self.app_id, id)?
         } else {
-            user_rows::find_pk(conn, &self.app_id, id)?.ok_or_else(user_gone)?
+            user_rows::find_realtime_name(conn, &self.app_id, id)?.ok_or_else(user_gone)?
         };
         Ok(Some(Me::new(found, id)))
     }
@@ -182,7 +182,7 @@ impl Ctx {
         let Some(id) = &self.user_id else {
             return Ok(None);
         };
-        match user_rows::find_pk(conn, &self.app_id, id)? {
+        match user_rows::find_realtime_name(conn, &self.app_id, id)? {
             Some(found) => Ok(Some(Me::new(found, id))),
             None if self.backend => Ok(None),
             None => Err(user_gone()),

@@ -41,7 +41,7 @@ pub fn revoke_tokens(conn: &Connection, ctx: &Ctx, user_id: &str) -> Result<(), 
 /// disconnects them. Their messages stay, shown as from a deleted user.
 pub fn delete(conn: &Connection, ctx: &Ctx, user_id: &str) -> Result<(), ApiError> {
     require_backend(ctx)?;
-    let user = users::find_pk(conn, &ctx.app_id, user_id)?
+    let user = users::find_realtime_name(conn, &ctx.app_id, user_id)?
         .ok_or_else(|| ApiError::NotFound("user".into()))?;
     for channel_pk in users::channel_pks(conn, user.pk)? {
         if let Some(channel) = channel_rows::find_by_pk(conn, &ctx.app_id, channel_pk)? {

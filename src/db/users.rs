@@ -123,7 +123,7 @@ fn save(conn: &Connection, app_id: &str, user: &mut User, existed: bool) -> DbRe
 /// The pk and realtime key of an app's user, creating a bare user (id only) when the app
 /// has never seen it, so a backend can add people to channels before they first log in.
 pub fn ensure(conn: &Connection, app_id: &str, id: &str) -> DbResult<RealtimeName> {
-    match find_pk(conn, app_id, id)? {
+    match find_realtime_name(conn, app_id, id)? {
         Some(found) => Ok(found),
         None => {
             let mut user = User::bare(id);
@@ -134,7 +134,11 @@ pub fn ensure(conn: &Connection, app_id: &str, id: &str) -> DbResult<RealtimeNam
 }
 
 /// The pk and realtime key of an app's user, if it exists.
-pub fn find_pk(conn: &Connection, app_id: &str, id: &str) -> DbResult<Option<RealtimeName>> {
+pub fn find_realtime_name(
+    conn: &Connection,
+    app_id: &str,
+    id: &str,
+) -> DbResult<Option<RealtimeName>> {
     Ok(conn
         .prepare_cached("SELECT pk, realtime_key FROM users WHERE app_id = ?1 AND id = ?2")?
         .query_row(params![app_id, id], |r| {

@@ -77,7 +77,7 @@ impl Metrics {
             ),
             (
                 "chatsdk_typing_events_dropped_total",
-                "Typing events not published: 64 already on their way to Centrifugo, or it took over 1 s.",
+                "Typing events not published: too many already on their way to Centrifugo, or it was too slow.",
                 &r.typing_dropped,
             ),
         ] {

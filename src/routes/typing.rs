@@ -22,7 +22,8 @@ pub struct TypingSent {
 ///
 /// Typing is ephemeral: published straight to Centrifugo without history, not stored.
 /// The answer does not wait for Centrifugo; a lost typing event harms nobody. At most 64
-/// are on their way at once, each given 1 s; the rest are dropped.
+/// are on their way at once, each given 1 s; the rest are dropped (the limits are
+/// `centrifugo::TYPING_IN_FLIGHT` and `TYPING_TIMEOUT`).
 #[utoipa::path(
     post,
     path = "/api/channels/{id}/typing",
