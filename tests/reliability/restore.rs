@@ -5,7 +5,6 @@
 
 use super::backend::published_messages;
 use super::binary::{Deployment, cli};
-use crate::common;
 use crate::common::rt_client::{RtClient, is};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -109,16 +108,7 @@ async fn history_has(internal_port: u16, channel: &str, text: &str) -> bool {
 
 /// An official client connected with `ws_token`, server-side subscribed to `personal`.
 async fn online(ws_url: &str, ws_token: &Value, personal: &str) -> RtClient {
-    let mut client = RtClient::start(
-        &common::python(),
-        &common::repo_path("tests/clients/rt_agent.py"),
-        ws_url,
-    )
-    .await;
-    client
-        .connect(ws_token.as_str().unwrap())
-        .await
-        .unwrap_or_else(|ack| panic!("could not connect: {ack}"));
+    let mut client = super::client::online_client(ws_url, ws_token.as_str().unwrap()).await;
     client
         .expect("the server-side personal subscription", WAIT, |e| {
             is(e, "server_subscribed") && e["channel"] == personal
