@@ -304,6 +304,83 @@ async fn chatsdk_that_never_answers_gives_504_chatsdk_timeout(lang: Lang) {
     );
 }
 
+async fn chatsdk_failing_answers_502_chatsdk_unavailable(lang: Lang) {
+    let app = TestApp::start().await;
+    let example = Example::start(lang, &app.base, &app.api_key, &app.ws_url()).await;
+    // Break the storage under the running server: `/tokens` answers 500 `internal`.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute_batch("DROP TABLE users").unwrap();
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    let body = assert_example_error(res, 502, "chatsdk_unavailable", &app.api_key).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("500"), "{message}");
+}
+
+/// A stand-in for a ChatSDK that refuses the call with `status` and `code`: a refusal other
+/// than 401 and 429 that a backend's well-formed call to the real one cannot provoke.
+async fn refusing_chatsdk(status: u16, code: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = format!(r#"{{"error":{{"code":"{code}","message":"refused by the stand-in"}}}}"#);
+    let answer = format!(
+        "HTTP/1.1 {status} Refused\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            // The request is small: its head and body, read until the client stops sending
+            // or the head and a Content-Length's worth of body are in.
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf).await {
+                request.extend_from_slice(&buf[..n]);
+                if n == 0 || complete(&request) {
+                    break;
+                }
+            }
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    url
+}
+
+/// Whether `request` holds a whole HTTP/1.1 request head and its Content-Length body.
+fn complete(request: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(request);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    body.len() >= length
+}
+
+async fn chatsdk_refusing_the_call_answers_502_chatsdk_rejected(lang: Lang) {
+    let url = refusing_chatsdk(400, "invalid_request").await;
+    let key = "chatsdk_key_unused";
+    let example = Example::start(lang, &url, key, "ws://127.0.0.1:1/ws").await;
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    let body = assert_example_error(res, 502, "chatsdk_rejected", key).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid_request"),
+        "names ChatSDK's code: {message}"
+    );
+}
+
 #[actix_web::test]
 async fn node_example_gives_a_signed_in_user_tokens_that_work_on_chatsdk_and_centrifugo() {
     signed_in_user_gets_tokens_that_work_on_chatsdk_and_centrifugo(Lang::Node).await;
@@ -402,4 +479,44 @@ async fn php_example_with_chatsdk_down_answers_502_chatsdk_unreachable() {
 #[actix_web::test]
 async fn php_example_with_a_silent_chatsdk_answers_504_chatsdk_timeout() {
     chatsdk_that_never_answers_gives_504_chatsdk_timeout(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn node_example_with_chatsdk_failing_answers_502_chatsdk_unavailable() {
+    chatsdk_failing_answers_502_chatsdk_unavailable(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_with_chatsdk_failing_answers_502_chatsdk_unavailable() {
+    chatsdk_failing_answers_502_chatsdk_unavailable(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_with_chatsdk_failing_answers_502_chatsdk_unavailable() {
+    chatsdk_failing_answers_502_chatsdk_unavailable(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn php_example_with_chatsdk_failing_answers_502_chatsdk_unavailable() {
+    chatsdk_failing_answers_502_chatsdk_unavailable(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn node_example_with_chatsdk_refusing_the_call_answers_502_chatsdk_rejected() {
+    chatsdk_refusing_the_call_answers_502_chatsdk_rejected(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_with_chatsdk_refusing_the_call_answers_502_chatsdk_rejected() {
+    chatsdk_refusing_the_call_answers_502_chatsdk_rejected(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_with_chatsdk_refusing_the_call_answers_502_chatsdk_rejected() {
+    chatsdk_refusing_the_call_answers_502_chatsdk_rejected(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn php_example_with_chatsdk_refusing_the_call_answers_502_chatsdk_rejected() {
+    chatsdk_refusing_the_call_answers_502_chatsdk_rejected(Lang::Php).await;
 }
