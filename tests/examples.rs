@@ -366,6 +366,32 @@ fn complete(request: &[u8]) -> bool {
     body.len() >= length
 }
 
+async fn chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable(lang: Lang) {
+    use tokio::io::AsyncReadExt;
+    // A ChatSDK killed mid-answer: reads the request, sends the head of a 200 and the start
+    // of its body, and closes the connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = tokio::io::AsyncWriteExt::write_all(
+                &mut stream,
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"tok",
+            )
+            .await;
+            drop(stream);
+        }
+    });
+    let key = "chatsdk_key_unused";
+    let example = Example::start(lang, &url, key, "ws://127.0.0.1:1/ws").await;
+
+    let res = example.chat_token(Some("Bearer demo-session-alice")).await;
+
+    assert_example_error(res, 502, "chatsdk_unreachable", key).await;
+}
+
 async fn chatsdk_refusing_the_call_answers_502_chatsdk_rejected(lang: Lang) {
     let url = refusing_chatsdk(400, "invalid_request").await;
     let key = "chatsdk_key_unused";
@@ -519,4 +545,24 @@ async fn ruby_example_with_chatsdk_refusing_the_call_answers_502_chatsdk_rejecte
 #[actix_web::test]
 async fn php_example_with_chatsdk_refusing_the_call_answers_502_chatsdk_rejected() {
     chatsdk_refusing_the_call_answers_502_chatsdk_rejected(Lang::Php).await;
+}
+
+#[actix_web::test]
+async fn node_example_with_chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable() {
+    chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable(Lang::Node).await;
+}
+
+#[actix_web::test]
+async fn python_example_with_chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable() {
+    chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable(Lang::Python).await;
+}
+
+#[actix_web::test]
+async fn ruby_example_with_chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable() {
+    chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable(Lang::Ruby).await;
+}
+
+#[actix_web::test]
+async fn php_example_with_chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable() {
+    chatsdk_cutting_off_its_answer_answers_502_chatsdk_unreachable(Lang::Php).await;
 }

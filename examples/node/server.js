@@ -50,7 +50,18 @@ async function issueChatTokens(user) {
     console.error(`ChatSDK at ${CHATSDK_URL} is unreachable:`, err.cause?.code || err.cause?.message || err.message);
     throw new ApiError(502, 'chatsdk_unreachable', 'the chat service is unreachable');
   }
-  if (res.ok) return res.json();
+  if (res.ok) {
+    try {
+      return await res.json();
+    } catch (err) {
+      // The answer was cut off (or stalled past the timeout) after its head arrived.
+      if (err.name === 'TimeoutError') {
+        throw new ApiError(504, 'chatsdk_timeout', `ChatSDK did not answer within ${CHATSDK_TIMEOUT_MS} ms`);
+      }
+      console.error(`ChatSDK at ${CHATSDK_URL} broke off its answer:`, err.cause?.code || err.message);
+      throw new ApiError(502, 'chatsdk_unreachable', 'the chat service is unreachable');
+    }
+  }
 
   const upstream = (await res.json().catch(() => ({}))).error || {};
   console.error(`ChatSDK answered ${res.status} ${upstream.code}: ${upstream.message}`);
