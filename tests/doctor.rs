@@ -147,6 +147,20 @@ impl Outcome {
     }
 }
 
+/// A running Centrifugo and the settings `serve` would run with beside it, on a database
+/// with one app: what a test then changes is what it is about. Keep the folder and the
+/// process alive for the test.
+async fn working_setup() -> (tempfile::TempDir, CentrifugoProcess, Setup) {
+    let dir = tempfile::tempdir().unwrap();
+    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
+    let setup = Setup::new(
+        database_with_an_app(dir.path()),
+        &centrifugo.internal_url,
+        &centrifugo.ws_url,
+    );
+    (dir, centrifugo, setup)
+}
+
 /// A database with one app, made by the CLI as an operator would.
 fn database_with_an_app(dir: &Path) -> PathBuf {
     let db = dir.join("chatsdk.db");
@@ -171,13 +185,7 @@ fn closed_port() -> u16 {
 
 #[actix_web::test]
 async fn passes_with_the_right_settings_and_prints_the_ws_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
-    let setup = Setup::new(
-        database_with_an_app(dir.path()),
-        &centrifugo.internal_url,
-        &centrifugo.ws_url,
-    );
+    let (_dir, centrifugo, setup) = working_setup().await;
 
     let outcome = setup.run().await;
 
@@ -210,14 +218,8 @@ async fn passes_with_the_right_settings_and_prints_the_ws_url() {
 
 #[actix_web::test]
 async fn at_trace_level_the_log_shows_no_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
-    let setup = Setup::new(
-        database_with_an_app(dir.path()),
-        &centrifugo.internal_url,
-        &centrifugo.ws_url,
-    )
-    .set("RUST_LOG", "trace");
+    let (_dir, _centrifugo, setup) = working_setup().await;
+    let setup = setup.set("RUST_LOG", "trace");
 
     // `run` fails on any secret or token in stdout or stderr, the log included.
     let outcome = setup.run().await;
@@ -233,14 +235,8 @@ async fn at_trace_level_the_log_shows_no_token() {
 
 #[actix_web::test]
 async fn a_wrong_token_secret_is_named_with_centrifugos_3500_refusal() {
-    let dir = tempfile::tempdir().unwrap();
-    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
-    let setup = Setup::new(
-        database_with_an_app(dir.path()),
-        &centrifugo.internal_url,
-        &centrifugo.ws_url,
-    )
-    .set(
+    let (_dir, _centrifugo, setup) = working_setup().await;
+    let setup = setup.set(
         "CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY",
         OTHER_TOKEN_SECRET,
     );
@@ -265,14 +261,8 @@ async fn a_wrong_token_secret_is_named_with_centrifugos_3500_refusal() {
 
 #[actix_web::test]
 async fn a_wrong_api_key_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let (centrifugo, _, _) = common::start_centrifugo_on_free_ports(dir.path()).await;
-    let setup = Setup::new(
-        database_with_an_app(dir.path()),
-        &centrifugo.internal_url,
-        &centrifugo.ws_url,
-    )
-    .set("CENTRIFUGO_HTTP_API_KEY", OTHER_API_KEY);
+    let (_dir, _centrifugo, setup) = working_setup().await;
+    let setup = setup.set("CENTRIFUGO_HTTP_API_KEY", OTHER_API_KEY);
 
     let outcome = setup.run().await;
 
