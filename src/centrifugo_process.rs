@@ -118,7 +118,11 @@ impl CentrifugoProcess {
                 binary: opts.binary.display().to_string(),
                 source,
             })?;
-        let host = opts.address.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let host = match opts.address.as_deref() {
+            None => "127.0.0.1".to_string(),
+            Some(ip) if ip.contains(':') => format!("[{ip}]"),
+            Some(host) => host.to_string(),
+        };
         let (file_port, file_internal) = config_ports(&opts.config);
         let port = opts.port.unwrap_or(file_port);
         let internal = opts.internal_port.unwrap_or(file_internal);

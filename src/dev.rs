@@ -25,7 +25,7 @@ pub struct DevArgs {
     /// Centrifugo config file to run (the checked-in one).
     #[arg(long, default_value = "centrifugo/config.json")]
     pub centrifugo_config: PathBuf,
-    /// Address the service listens on.
+    /// Address the service listens on; Centrifugo listens on its IP too (0.0.0.0: all).
     #[arg(long, env = "CHATSDK_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
     /// Also serve the browser chat demo at /demo (and let Centrifugo accept its origin).
@@ -128,7 +128,7 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         config: config_file,
         port: None,
         internal_port: None,
-        address: None,
+        address: centrifugo_address(args.addr),
         token_secret: secrets["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"].clone(),
         api_key: secrets["CENTRIFUGO_HTTP_API_KEY"].clone(),
         workdir: dir.clone(),
@@ -193,6 +193,14 @@ async fn start_inner(args: DevArgs, database: Option<PathBuf>) -> Result<Dev, St
         // Listening before the output is printed: see `shutdown_signal`.
         shutdown: Box::pin(crate::startup::shutdown_signal()),
     })
+}
+
+/// Where dev's Centrifugo listens: on ChatSDK's own address. On the default 127.0.0.1 its
+/// WebSocket and its server API (the internal port, which compose keeps off the host) are
+/// then reachable from this machine only; with `--addr 0.0.0.0:…`, for a phone on the
+/// LAN, the config file's address (all interfaces) applies, as it does to ChatSDK.
+fn centrifugo_address(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_unspecified()).then(|| addr.ip().to_string())
 }
 
 /// Where a browser on this machine reaches the service.

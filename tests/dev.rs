@@ -19,6 +19,8 @@ struct DevSetup {
     config: PathBuf,
     addr: String,
     ws_url: String,
+    /// Centrifugo's WebSocket and internal (server API) ports.
+    centrifugo_ports: [u16; 2],
 }
 
 impl DevSetup {
@@ -37,6 +39,7 @@ impl DevSetup {
             config: path,
             addr: format!("127.0.0.1:{}", common::free_port()),
             ws_url: format!("ws://127.0.0.1:{port}/connection/websocket"),
+            centrifugo_ports: [port, internal_port],
             tmp,
         }
     }
@@ -153,6 +156,51 @@ async fn upgrade_status(ws_url: &str, origin: &str) -> u16 {
         Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
         Err(e) => panic!("WebSocket upgrade at {ws_url} failed: {e}"),
     }
+}
+
+/// This machine's address on its network: the one a packet to the internet would leave
+/// from (a UDP connect picks the route; nothing is sent).
+fn network_ip() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("203.0.113.1:9")
+        .expect("this test needs a network interface besides loopback");
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback(), "{ip}");
+    ip
+}
+
+fn accepts_connections(ip: std::net::IpAddr, port: u16) -> bool {
+    let addr = std::net::SocketAddr::new(ip, port);
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+#[actix_web::test]
+async fn dev_keeps_centrifugo_on_chatsdks_address_so_the_default_exposes_nothing() {
+    let ip = network_ip();
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut setup = DevSetup::new();
+    let (dev, _) = setup
+        .start(&["--json"], &[], &[], |out| out.ends_with('\n'))
+        .await;
+    for port in setup.centrifugo_ports {
+        assert!(accepts_connections(loopback, port), "{port}");
+        assert!(
+            !accepts_connections(ip, port),
+            "dev on 127.0.0.1 let the network reach Centrifugo's port {port} at {ip}"
+        );
+    }
+    dev.stop().await;
+
+    // Asked to listen on every interface (a phone on the LAN), Centrifugo does too.
+    setup.addr = format!("0.0.0.0:{}", common::free_port());
+    let (dev, _) = setup
+        .start(&["--json"], &[], &[], |out| out.ends_with('\n'))
+        .await;
+    for port in setup.centrifugo_ports {
+        assert!(accepts_connections(ip, port), "{port} at {ip}");
+    }
+    dev.stop().await;
 }
 
 #[actix_web::test]
