@@ -213,6 +213,57 @@ async fn a_user_id_given_twice_in_the_query_gets_400_and_sends_nothing() {
     assert_eq!(page(&app, &alice, "c", "").await["messages"], json!([]));
 }
 
+/// A query parameter a route does not take is refused, not ignored: a backend's
+/// misspelt `?userid=alice` would otherwise send a system message and create channels
+/// owned by nobody. The paged lists still take theirs.
+#[actix_web::test]
+async fn an_unknown_query_parameter_gets_400_naming_it_and_changes_nothing() {
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/channels/c/messages?userid=alice",
+            Some(json!({"text": "hi"})),
+        ),
+        (
+            Method::POST,
+            "/api/channels?userid=alice",
+            Some(json!({"id": "d"})),
+        ),
+        (Method::GET, "/api/channels/c?userId=alice&verbose=1", None),
+        (Method::DELETE, "/api/channels/c?userid=alice", None),
+    ] {
+        let res = as_key(&app, method.clone(), path, body).await;
+        let message = assert_error(res, 400, "invalid_request").await;
+        let key = if path.contains("verbose") {
+            "verbose"
+        } else {
+            "userid"
+        };
+        assert!(
+            message.contains(&format!("`{key}`")),
+            "{method} {path}: {message}"
+        );
+    }
+    let res = as_user(&app, &alice, Method::GET, "/api/me?foo=1", None).await;
+    assert_error(res, 400, "invalid_request").await;
+
+    assert_eq!(page(&app, &alice, "c", "").await["messages"], json!([]));
+    let channel = as_user(&app, &alice, Method::GET, "/api/channels/d", None).await;
+    assert_error(channel, 404, "channel_not_found").await;
+    let listed = as_key(
+        &app,
+        Method::GET,
+        "/api/channels?userId=alice&limit=1",
+        None,
+    )
+    .await;
+    assert_eq!(expect(listed, 200).await["channels"][0]["id"], "c");
+}
+
 #[actix_web::test]
 async fn a_key_caller_acting_as_a_user_creates_channels_that_user_owns() {
     let app = TestApp::start().await;

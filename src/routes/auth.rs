@@ -30,6 +30,10 @@ pub struct Caller {
     /// percent-escapes do not decode to UTF-8, a bad or twice-given `?userId=`. The error
     /// is answered (400) by `ctx`, after the credentials passed, so a 401 still wins.
     pub query_user: Result<Option<String>, String>,
+    /// The first query parameter other than `userId`, if any. Only the paged lists take
+    /// others (their `ApiQuery` checks them); `ctx` refuses it, so a typo such as
+    /// `?userid=alice` is a 400, not a message sent as nobody.
+    pub other_query_key: Option<String>,
     /// The token's revocation check, still to be made (`backend == false`).
     pub revocation: Option<RevocationCheck>,
 }
@@ -46,6 +50,16 @@ pub struct ActingUserBody {
 impl Caller {
     /// The chat context: the token's user, or the backend's `userId` from the body or query.
     pub fn ctx(&self, body_user: Option<String>) -> Result<Ctx, ApiError> {
+        if let Some(key) = &self.other_query_key {
+            return Err(ApiError::InvalidRequest(format!(
+                "unknown query parameter `{key}`: this route takes only `userId` (with X-API-Key)"
+            )));
+        }
+        self.ctx_reading_query(body_user)
+    }
+
+    /// `ctx` for a route whose own `ApiQuery` has already checked the other parameters.
+    pub fn ctx_reading_query(&self, body_user: Option<String>) -> Result<Ctx, ApiError> {
         let query_user = self
             .query_user
             .as_ref()
@@ -141,6 +155,7 @@ async fn resolve_caller(
     let has_token = credential_header(req, AUTHORIZATION.as_str())?.is_some();
     let key = credential_header(req, API_KEY_HEADER)?.cloned();
     let query_user = read_url(req);
+    let other_query_key = other_query_key(req);
     Ok(match (has_token, key) {
         (true, Some(_)) => {
             return Err(ApiError::AmbiguousCredentials(
@@ -156,6 +171,7 @@ async fn resolve_caller(
                 backend: false,
                 token_user: Some(claims.sub),
                 query_user,
+                other_query_key,
             };
             (caller, None)
         }
@@ -167,6 +183,7 @@ async fn resolve_caller(
                 backend: true,
                 token_user: None,
                 query_user,
+                other_query_key,
                 revocation: None,
             };
             (caller, quota)
@@ -179,6 +196,14 @@ fn read_url(req: &ServiceRequest) -> Result<Option<String>, String> {
     check_utf8(req)
         .and_then(|()| query_user(req))
         .map_err(|e| e.message())
+}
+
+/// The first query parameter not named `userId` (see `Caller::other_query_key`).
+fn other_query_key(req: &ServiceRequest) -> Option<String> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(key, _)| key)
+        .find(|key| key != "userId")
+        .map(|key| key.into_owned())
 }
 
 /// Refuses a path or query whose percent-escapes do not decode to UTF-8. actix and

@@ -23,7 +23,8 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBody {
     /// Your id for it (1–128 characters); a random one when absent. Creating an existing
-    /// id again with the same members is a safe retry (200).
+    /// id again is a safe retry: 200 with the channel as stored (to a member, or the key),
+    /// the rest of the body not applied (PATCH it, or add members).
     #[schema(
         min_length = 1,
         max_length = 128,
@@ -186,7 +187,7 @@ pub async fn list(
     let q = query.0;
     let limit = page_limit(q.limit, DEFAULT_CHANNEL_PAGE, MAX_CHANNEL_PAGE)?;
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let ctx = caller.ctx(None)?;
+    let ctx = caller.ctx_reading_query(None)?;
     let (channels, next) =
         read_as_caller(&state, ctx, move |c, ctx| chat::list(c, ctx, cursor, limit)).await?;
     Ok(HttpResponse::Ok().json(ChannelPage {

@@ -60,7 +60,7 @@ pub async fn list(
     let limit = page_limit(q.limit, DEFAULT_MEMBER_PAGE, MAX_MEMBER_PAGE)?;
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let id = path.into_inner();
-    let ctx = caller.ctx(None)?;
+    let ctx = caller.ctx_reading_query(None)?;
     let (members, next) = read_as_caller(&state, ctx, move |c, ctx| {
         chat::list(c, ctx, &id, cursor, limit)
     })

@@ -159,7 +159,7 @@ pub async fn page(
     let limit = page_limit(q.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let from = page_from(q.before, q.after)?;
     let id = path.into_inner();
-    let ctx = caller.ctx(None)?;
+    let ctx = caller.ctx_reading_query(None)?;
     let (messages, has_more) = read_as_caller(&state, ctx, move |c, ctx| {
         chat::page(c, ctx, &id, from, limit)
     })
