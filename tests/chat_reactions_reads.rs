@@ -235,6 +235,39 @@ async fn a_reaction_with_a_space_or_over_32_characters_gets_400() {
     assert_eq!(seen.as_object().unwrap().len(), 1);
 }
 
+/// `.` and `..` are refused as reactions: browsers and Node resolve them away in a path,
+/// even percent-encoded, so no web client could ever remove one. Sent raw here, as only a
+/// client that skips URL normalisation can.
+#[actix_web::test]
+async fn a_dot_or_dot_dot_reaction_gets_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start().await;
+    let alice = token(&app, "alice").await;
+    create_channel(&app, &alice, json!({"id": "c"})).await;
+    let m = send(&app, &alice, "c", "hi").await;
+
+    for raw_emoji in ["%2E", "%2E%2E", "..", "."] {
+        let path = format!(
+            "/api/channels/c/messages/{}/reactions/{raw_emoji}",
+            s(&m["id"])
+        );
+        let addr = app.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 400") && answer.contains("`emoji` must not be"),
+            "{path}: {answer}"
+        );
+    }
+    let seen = &page(&app, &alice, "c", "").await["messages"][0]["reactions"]["counts"];
+    assert_eq!(seen, &json!({}));
+}
+
 #[actix_web::test]
 async fn a_message_takes_20_different_reactions_and_then_only_those() {
     let app = TestApp::start().await;

@@ -192,7 +192,7 @@ pub struct MessageId(
 #[derive(IntoParams)]
 #[into_params(names("emoji"), parameter_in = Path)]
 pub struct Emoji(
-    /// An emoji or a short name, 1–32 characters, no spaces (URL-encoded).
+    /// An emoji or a short name, 1–32 characters, no spaces, not `.` or `..` (URL-encoded).
     #[param(example = "👍", min_length = 1, max_length = 32)]
     pub String,
 );

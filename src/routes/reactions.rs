@@ -2,7 +2,7 @@
 
 use crate::chat::messages as chat;
 use crate::chat::views::MessageView;
-use crate::domain::check_emoji;
+use crate::domain::{check_emoji, check_path_safe};
 use crate::error::ApiError;
 use crate::openapi::errors::{AddReactionErrors, MessageErrors};
 use crate::openapi::{ActingUser, ChannelId, Emoji, MessageId};
@@ -18,6 +18,11 @@ async fn react(
 ) -> Result<HttpResponse, ApiError> {
     let (id, msg_id, emoji) = path.into_inner();
     check_emoji(&emoji)?;
+    if add {
+        // A `..` reaction could not be removed from a browser. Removing one stays possible
+        // (an older server accepted them).
+        check_path_safe("emoji", &emoji)?;
+    }
     let ctx = caller.ctx(None)?;
     let message = write_as_caller(&state, ctx, move |c, ctx| {
         chat::react(c, ctx, &id, &msg_id, &emoji, add)
