@@ -125,7 +125,13 @@ pub fn edit(
     rows::update_content(conn, row.pk, &text, &custom, now_ms())?;
     let updated = rows::by_pk(conn, row.pk)?.ok_or(ApiError::MessageNotFound)?;
     let message = view(conn, &a, updated)?;
-    emit(conn, &a, EventType::MessageUpdated, message.seq, &message)?;
+    emit(
+        conn,
+        &a,
+        EventType::MessageUpdated,
+        a.channel.last_seq,
+        &message,
+    )?;
     Ok(message)
 }
 
@@ -148,7 +154,13 @@ pub fn delete(
     rows::soft_delete(conn, row.pk, now_ms())?;
     let deleted = rows::by_pk(conn, row.pk)?.ok_or(ApiError::MessageNotFound)?;
     let message = view(conn, &a, deleted)?;
-    emit(conn, &a, EventType::MessageDeleted, message.seq, &message)?;
+    emit(
+        conn,
+        &a,
+        EventType::MessageDeleted,
+        a.channel.last_seq,
+        &message,
+    )?;
     Ok(message)
 }
 

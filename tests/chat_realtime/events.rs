@@ -47,6 +47,8 @@ async fn two_quick_edits_both_arrive_as_message_updated_with_the_second_text_las
         ..
     } = room().await;
     let sent = send_message(&app, &alice, "room", "v1").await;
+    // A later message: the envelope's `seq` is the channel's (2), not the edited one's.
+    let later = send_message(&app, &alice, "room", "later").await;
     let path = message_path("room", &sent);
 
     let first = call(
@@ -72,23 +74,15 @@ async fn two_quick_edits_both_arrive_as_message_updated_with_the_second_text_las
     assert_eq!(second["text"], "v3");
     let one = event(&mut bob_rt, &realtime, "message.updated").await;
     let two = event(&mut bob_rt, &realtime, "message.updated").await;
-    assert_envelope(
-        &one,
-        "message.updated",
-        "room",
-        sent["seq"].as_i64().unwrap(),
-    );
-    assert_envelope(
-        &two,
-        "message.updated",
-        "room",
-        sent["seq"].as_i64().unwrap(),
-    );
+    let channel_seq = later["seq"].as_i64().unwrap();
+    assert_envelope(&one, "message.updated", "room", channel_seq);
+    assert_envelope(&two, "message.updated", "room", channel_seq);
     assert_ne!(one["eventId"], two["eventId"]);
     assert_eq!(
         (&one["data"]["id"], &one["data"]["text"]),
         (&sent["id"], &json!("v2"))
     );
+    assert_eq!(one["data"]["seq"], sent["seq"]);
     assert_eq!(
         (&two["data"]["id"], &two["data"]["text"]),
         (&sent["id"], &json!("v3"))
@@ -106,6 +100,7 @@ async fn a_deleted_message_arrives_as_message_deleted_with_a_tombstone() {
         ..
     } = room().await;
     let sent = send_message(&app, &alice, "room", "oops").await;
+    let later = send_message(&app, &alice, "room", "later").await;
     let path = message_path("room", &sent);
 
     let res = call(&app, Method::DELETE, &path, &alice.token, Value::Null).await;
@@ -113,11 +108,12 @@ async fn a_deleted_message_arrives_as_message_deleted_with_a_tombstone() {
     let tombstone = json_of(res, 200).await;
     assert_eq!(tombstone["text"], Value::Null);
     let got = event(&mut bob_rt, &realtime, "message.deleted").await;
+    // The channel's `seq`, which never goes back; the message's own is in `data`.
     assert_envelope(
         &got,
         "message.deleted",
         "room",
-        sent["seq"].as_i64().unwrap(),
+        later["seq"].as_i64().unwrap(),
     );
     assert_eq!(got["data"]["id"], sent["id"]);
     assert_eq!(got["data"]["seq"], sent["seq"]);
