@@ -260,6 +260,18 @@ pub fn render_framework_error<B>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    if let Some(refusal) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+    {
+        let message = cors_refusal(refusal);
+        let (req, _) = res.into_parts();
+        let body = error_response(status, "invalid_request", &message);
+        return Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, body).map_into_right_body(),
+        ));
+    }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
         StatusCode::METHOD_NOT_ALLOWED => {
@@ -278,6 +290,21 @@ pub fn render_framework_error<B>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, body).map_into_right_body(),
     ))
+}
+
+/// A refused CORS request (a preflight, mostly) in words that name the fix.
+fn cors_refusal(refusal: &actix_cors::CorsError) -> String {
+    use actix_cors::CorsError::*;
+    match refusal {
+        OriginNotAllowed => {
+            "CORS: this origin is not allowed: add it to CHATSDK_CORS_ORIGINS".to_string()
+        }
+        HeadersNotAllowed => "CORS: a requested header is not allowed: browsers may send \
+             `Authorization` and `Content-Type` (never `X-API-Key`: it stays on your backend)"
+            .to_string(),
+        MethodNotAllowed => "CORS: the requested method is not allowed".to_string(),
+        other => format!("CORS: {other}"),
+    }
 }
 
 #[cfg(test)]

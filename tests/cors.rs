@@ -84,8 +84,10 @@ async fn a_preflight_asking_for_the_api_key_header_is_refused() {
 
     let res = preflight(&app, "/api/channels", ORIGIN, "x-api-key,content-type").await;
 
-    assert!(res.status().is_client_error(), "{}", res.status());
     assert_eq!(allow_origin(&res), None);
+    // In our error shape, naming the header rule (seen in the browser's network tab).
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(message.contains("X-API-Key"), "{message}");
 }
 
 #[actix_web::test]
@@ -99,6 +101,8 @@ async fn other_origins_get_no_cors_headers() {
     )
     .await;
     assert_eq!(allow_origin(&res), None);
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(message.contains("CHATSDK_CORS_ORIGINS"), "{message}");
 }
 
 #[actix_web::test]
