@@ -12,6 +12,7 @@
 
 mod common;
 
+mod backup;
 mod browser_demo;
 mod centrifugo_config;
 mod centrifugo_tokens;

@@ -4,8 +4,11 @@ use super::{CliError, HealthcheckArgs, Output, invalid};
 use crate::db::Db;
 use crate::ids;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The files SQLite keeps for a database: the file itself, then its suffixed companions.
+const DATABASE_FILE_SUFFIXES: [&str; 4] = ["", "-wal", "-shm", "-journal"];
 
 /// Copies the live database to `target` (through a temp file, renamed when complete).
 pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<Output, CliError> {
@@ -14,6 +17,16 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
             code: "not_found",
             message: format!("no database at {}", database.display()),
         });
+    }
+    // The copy would be renamed over the live file under the running server, whose next
+    // writes then corrupt it. Checked before `--force`, which must not allow it either.
+    if is_database_file(&database, &target) {
+        return Err(invalid(format!(
+            "{} is the database {} or one of its -wal, -shm, -journal files: back up to \
+             another path (a copy put there would replace the live database under the server)",
+            target.display(),
+            database.display()
+        )));
     }
     if target.exists() && !force {
         return Err(invalid(format!(
@@ -45,6 +58,59 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
             target.display()
         ),
     })
+}
+
+/// Whether `target` is `database` or a file SQLite keeps beside it, under any name: by
+/// device and inode when it exists (through symlinks and hard links), else by its
+/// resolved path (`./x.db`, `dir/../x.db`, a symlinked folder), since a `-wal` or
+/// `-journal` file that is not there now may be created at any moment.
+fn is_database_file(database: &Path, target: &Path) -> bool {
+    let named = [
+        Some(database.to_path_buf()),
+        std::fs::canonicalize(database).ok(),
+    ];
+    let own_files: Vec<PathBuf> = named
+        .into_iter()
+        .flatten()
+        .flat_map(|db| {
+            DATABASE_FILE_SUFFIXES.map(|suffix| {
+                let mut name = db.clone().into_os_string();
+                name.push(suffix);
+                PathBuf::from(name)
+            })
+        })
+        .collect();
+    if let Ok(t) = std::fs::metadata(target) {
+        let same = |f: &PathBuf| std::fs::metadata(f).is_ok_and(|m| same_file(&m, &t));
+        if own_files.iter().any(same) {
+            return true;
+        }
+    }
+    resolved(target).is_some_and(|t| own_files.iter().any(|f| resolved(f).as_ref() == Some(&t)))
+}
+
+/// `path` with every symlink and `..` resolved; for a file that does not exist, its
+/// folder's resolved path and its name.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Some(p);
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// Asks a running service for `/health`; wildcard listen addresses are reached on loopback.

@@ -1,0 +1,120 @@
+//! `chatsdk backup` through the real binary, beside a running server.
+
+use crate::common::TestApp;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `chatsdk --json [--database DB] backup ARGS…` run in `cwd`.
+fn backup(cwd: &Path, database: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+        .current_dir(cwd)
+        .arg("--json")
+        .arg("--database")
+        .arg(database)
+        .arg("backup")
+        .args(args)
+        .env_remove("CHATSDK_DATABASE")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("chatsdk runs")
+}
+
+fn error_of(out: &Output) -> Value {
+    serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "one JSON object: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })["error"]
+        .clone()
+}
+
+/// Files in `dir` whose name holds `.partial-`: a copy left behind.
+fn partial_copies(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".partial-"))
+        .collect()
+}
+
+fn integrity(db: &Path) -> String {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[actix_web::test]
+async fn backup_refuses_the_live_database_and_its_files_under_any_name_even_with_force() {
+    use std::os::unix::fs::MetadataExt;
+    let app = TestApp::start().await;
+    app.tokens_for("alice").await;
+    let db = app.db_path();
+    let dir = db.parent().unwrap().to_path_buf();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&db, dir.join("link.db")).unwrap();
+    std::fs::hard_link(&db, dir.join("hard.db")).unwrap();
+    let inode = std::fs::metadata(&db).unwrap().ino();
+
+    let by_name = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let mut attempts: Vec<(PathBuf, String)> = [
+        db.to_str().unwrap().to_string(),
+        "./chatsdk.db".into(),
+        "sub/../chatsdk.db".into(),
+        by_name("link.db"),
+        by_name("hard.db"),
+        by_name("chatsdk.db-wal"),
+        by_name("chatsdk.db-shm"),
+        // Not there now; SQLite creates it when it needs one.
+        by_name("chatsdk.db-journal"),
+    ]
+    .into_iter()
+    .map(|target| (db.clone(), target))
+    .collect();
+    // The database named through a symlink, the copy aimed at the real file.
+    attempts.push((dir.join("link.db"), db.to_str().unwrap().to_string()));
+
+    for (database, target) in &attempts {
+        for force in [true, false] {
+            let mut args = vec![target.as_str()];
+            if force {
+                args.push("--force");
+            }
+
+            let out = backup(&dir, database, &args);
+
+            assert_eq!(out.status.code(), Some(1), "backup {args:?} must fail");
+            let error = error_of(&out);
+            assert_eq!(error["code"], "invalid_request", "{args:?}: {error}");
+            let message = error["message"].as_str().unwrap();
+            assert!(
+                message.contains("-wal, -shm, -journal files: back up to another path"),
+                "{args:?}: {message}"
+            );
+        }
+    }
+
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().ino(),
+        inode,
+        "the live database file was replaced"
+    );
+    assert!(!dir.join("chatsdk.db-journal").exists());
+    assert_eq!(partial_copies(&dir), Vec::<PathBuf>::new());
+    // The server keeps writing to an intact database, and what it wrote is there.
+    app.tokens_for("bob").await;
+    assert_eq!(integrity(&db), "ok");
+    assert_eq!(app.count_users(), 2);
+    let copy = dir.join("copy.db");
+    let out = backup(&dir, &db, &["copy.db"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(integrity(&copy), "ok");
+}
