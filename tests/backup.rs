@@ -118,3 +118,50 @@ async fn backup_refuses_the_live_database_and_its_files_under_any_name_even_with
     );
     assert_eq!(integrity(&copy), "ok");
 }
+
+#[actix_web::test]
+async fn a_backup_into_a_missing_folder_or_onto_a_folder_says_so_and_leaves_no_copy_behind() {
+    let app = TestApp::start().await;
+    let db = app.db_path();
+    let dir = db.parent().unwrap().to_path_buf();
+    let backups = dir.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let listing = |d: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(&dir);
+
+    let missing = backup(&dir, &db, &["missing/b.db"]);
+    let onto_folder: Vec<Output> = [&["backups"][..], &["backups", "--force"]]
+        .iter()
+        .map(|args| backup(&dir, &db, args))
+        .collect();
+    // The copy is made, then cannot take a name with a trailing slash (not a folder).
+    let unrenamable = backup(&dir, &db, &["new.db/"]);
+
+    assert_eq!(missing.status.code(), Some(1));
+    let error = error_of(&missing);
+    assert_eq!(error["code"], "not_found", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("no folder missing for the backup"),
+        "{message}"
+    );
+    assert!(!message.contains("partial"), "{message}");
+    for out in &onto_folder {
+        assert_eq!(out.status.code(), Some(1));
+        let error = error_of(out);
+        assert_eq!(error["code"], "invalid_request", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("backups is a folder"), "{message}");
+    }
+    assert_eq!(unrenamable.status.code(), Some(1));
+    assert_eq!(error_of(&unrenamable)["code"], "internal");
+    assert_eq!(listing(&dir), before, "no copy or folder left behind");
+    assert_eq!(listing(&backups), Vec::<std::ffi::OsString>::new());
+}

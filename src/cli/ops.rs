@@ -28,27 +28,47 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
             database.display()
         )));
     }
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(CliError {
+            code: "not_found",
+            message: format!(
+                "no folder {} for the backup: create it first, or choose another path",
+                folder.display()
+            ),
+        });
+    }
+    if target.is_dir() {
+        return Err(invalid(format!(
+            "{} is a folder: name the backup file, e.g. {}",
+            target.display(),
+            target.join("chatsdk-backup.db").display()
+        )));
+    }
     if target.exists() && !force {
         return Err(invalid(format!(
             "{} exists: choose a new path or pass --force",
             target.display()
         )));
     }
-    let tmp = target.with_extension(format!("partial-{}", ids::new_token_id()));
-    let (t, d) = (tmp.clone(), database.clone());
-    let pages = tokio::task::spawn_blocking(move || Db::backup(&d, &t))
+    let partial = Partial::create(&target)?;
+    let (t, d) = (partial.path.clone(), database.clone());
+    let copied = tokio::task::spawn_blocking(move || Db::backup(&d, &t))
         .await
-        .map_err(|e| CliError {
-            code: "internal",
-            message: e.to_string(),
-        })?
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-    std::fs::rename(&tmp, &target).map_err(|e| CliError {
+        .map_err(|e| e.to_string())
+        .and_then(|copied| copied.map_err(|e| e.to_string()));
+    let pages = copied.map_err(|e| CliError {
         code: "internal",
-        message: format!("cannot move the copy to {}: {e}", target.display()),
+        message: format!(
+            "cannot copy {} to {}: {e}",
+            database.display(),
+            target.display()
+        ),
     })?;
+    partial.finish_as(&target)?;
     let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
     Ok(Output {
         json: json!({"path": target, "pages": pages, "bytes": bytes}),
@@ -58,6 +78,53 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
             target.display()
         ),
     })
+}
+
+/// The copy while it is made, beside its target: a full copy of the data, so it is
+/// removed unless it becomes the target (on any error, and if the command is killed
+/// between the two only this uniquely named file is left).
+struct Partial {
+    path: PathBuf,
+    done: bool,
+}
+
+impl Partial {
+    /// Creates the file, private to its owner like the database.
+    fn create(target: &Path) -> Result<Partial, CliError> {
+        let path = target.with_extension(format!("partial-{}", ids::new_token_id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&path).map_err(|e| CliError {
+            code: "internal",
+            message: format!("cannot write the backup {}: {e}", target.display()),
+        })?;
+        Ok(Partial { path, done: false })
+    }
+
+    /// Renames the finished copy to `target`.
+    fn finish_as(mut self, target: &Path) -> Result<(), CliError> {
+        std::fs::rename(&self.path, target).map_err(|e| CliError {
+            code: "internal",
+            message: format!("cannot move the copy to {}: {e}", target.display()),
+        })?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for suffix in DATABASE_FILE_SUFFIXES {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
 }
 
 /// Whether `target` is `database` or a file SQLite keeps beside it, under any name: by
