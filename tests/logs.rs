@@ -559,3 +559,58 @@ async fn an_oversized_uri_or_head_from_anyone_writes_no_error_line() {
     );
     assert!(log.contains("stopped"), "{log}");
 }
+
+/// A CLI command that fails at once (no database there), run with `RUST_LOG=rust_log`
+/// (unset when None) and `CHATSDK_LOG_FORMAT=format`: its stderr.
+fn stderr_with_rust_log(rust_log: Option<&str>, format: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chatsdk"));
+    cmd.arg("--database")
+        .arg(dir.path().join("none.db"))
+        .args(["app", "list"])
+        .env_remove("CHATSDK_DATABASE")
+        .env("CHATSDK_LOG_FORMAT", format);
+    match rust_log {
+        Some(v) => cmd.env("RUST_LOG", v),
+        None => cmd.env_remove("RUST_LOG"),
+    };
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the command itself still runs");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn a_rust_log_typo_that_would_hide_every_warning_is_named_at_start_and_chosen_levels_are_kept() {
+    let typo = stderr_with_rust_log(Some("infoo"), "text");
+    let empty = stderr_with_rust_log(Some(""), "text");
+    let as_json = stderr_with_rust_log(Some("infoo"), "json");
+
+    let notes: Vec<&str> = typo.lines().filter(|l| l.contains("RUST_LOG=")).collect();
+    assert_eq!(notes.len(), 1, "{typo}");
+    assert!(
+        notes[0].contains("WARN")
+            && notes[0].contains(
+                "RUST_LOG=\"infoo\" turns off chatsdk's warnings and errors: it sets no level \
+                 for them (a typo?); e.g. RUST_LOG=info"
+            ),
+        "{typo}"
+    );
+    assert!(typo.contains("error: no database at"), "{typo}");
+    assert!(
+        empty.contains("RUST_LOG=\"\" turns off chatsdk's warnings:"),
+        "{empty}"
+    );
+    let line: Value = serde_json::from_str(as_json.lines().next().unwrap()).expect(&as_json);
+    assert_eq!(line["level"], "WARN", "{line}");
+    assert!(line["msg"].as_str().unwrap().contains("RUST_LOG=\"infoo\""));
+    for chosen in [
+        None,
+        Some("off"),
+        Some("error"),
+        Some("chatsdk=error"),
+        Some("info"),
+    ] {
+        let stderr = stderr_with_rust_log(chosen, "text");
+        assert!(!stderr.contains("RUST_LOG"), "{chosen:?}: {stderr}");
+    }
+}
