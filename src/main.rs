@@ -2,8 +2,8 @@
 
 use chatsdk::auth::api_key;
 use chatsdk::cli::{
-    AppCommand, Cli, CliError, Command, DEFAULT_DATABASE, Output, app_command, healthcheck,
-    key_command,
+    AppCommand, Cli, CliError, Command, DEFAULT_DATABASE, KeyCommand, Output, app_command,
+    healthcheck, key_command,
 };
 use chatsdk::db::Db;
 use chatsdk::startup::Application;
@@ -30,14 +30,26 @@ async fn main() -> ExitCode {
         Command::Backup { path, force } => chatsdk::cli::backup(database, path, force).await,
         // Only `app create` may start a database (the first step of a setup): any other
         // command on a path that holds none is a typo, not an empty database.
-        Command::App(cmd) => match open_db(&database, matches!(cmd, AppCommand::Create { .. })) {
-            Ok(db) => app_command(&db, cmd).await,
-            Err(e) => Err(e),
-        },
-        Command::Key(cmd) => match open_db(&database, false) {
-            Ok(db) => key_command(&db, cmd).await,
-            Err(e) => Err(e),
-        },
+        Command::App(cmd) => {
+            let access = match cmd {
+                AppCommand::Create { .. } => Access::Create,
+                AppCommand::List => Access::Read,
+            };
+            match open_db(&database, access) {
+                Ok(db) => app_command(&db, cmd).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Key(cmd) => {
+            let access = match cmd {
+                KeyCommand::List { .. } => Access::Read,
+                _ => Access::Write,
+            };
+            match open_db(&database, access) {
+                Ok(db) => key_command(&db, cmd).await,
+                Err(e) => Err(e),
+            }
+        }
         Command::CentrifugoConfig(args) => {
             // Already JSON with its trailing newline, whatever --json says.
             print!(
@@ -72,8 +84,19 @@ fn argument_error(e: clap::Error) -> ExitCode {
     code
 }
 
-fn open_db(path: &std::path::Path, may_create: bool) -> Result<Db, CliError> {
-    if !may_create && !path.exists() {
+/// How a command opens the database.
+#[derive(Clone, Copy, PartialEq)]
+enum Access {
+    /// `app create`: may start a database; migrates it.
+    Create,
+    /// The other commands that write: an existing database, migrated.
+    Write,
+    /// The list commands: an existing database as it is, never migrated.
+    Read,
+}
+
+fn open_db(path: &std::path::Path, access: Access) -> Result<Db, CliError> {
+    if access != Access::Create && !path.exists() {
         return Err(CliError {
             code: "not_found",
             message: format!(
@@ -82,7 +105,12 @@ fn open_db(path: &std::path::Path, may_create: bool) -> Result<Db, CliError> {
             ),
         });
     }
-    Db::open(path).map_err(|e| CliError {
+    let opened = if access == Access::Read {
+        Db::open_as_is(path)
+    } else {
+        Db::open(path)
+    };
+    opened.map_err(|e| CliError {
         code: "internal",
         message: format!("cannot open database {}: {e}", path.display()),
     })

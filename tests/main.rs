@@ -25,6 +25,7 @@ mod chat_reactions_reads;
 mod chat_realtime;
 mod chat_typing_subscriptions;
 mod cli;
+mod cli_listing;
 mod cors;
 mod demo_routes;
 mod dev;

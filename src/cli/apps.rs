@@ -1,6 +1,6 @@
 //! `chatsdk app`: create and list apps.
 
-use super::{AppCommand, CliError, Output, invalid};
+use super::{AppCommand, CliError, Output, check_listable, invalid};
 use crate::auth::api_key;
 use crate::db::{Db, apps};
 use crate::domain::{MAX_LABEL_CHARS, check_text};
@@ -28,7 +28,12 @@ pub async fn app_command(db: &Db, cmd: AppCommand) -> Result<Output, CliError> {
             })
         }
         AppCommand::List => {
-            let list = db.read(apps::list).await?;
+            let list = db
+                .read(|c| {
+                    check_listable(c)?;
+                    Ok::<_, CliError>(apps::list(c)?)
+                })
+                .await?;
             let human = if list.is_empty() {
                 "No apps yet: create one with `chatsdk app create --name NAME`.".to_string()
             } else {

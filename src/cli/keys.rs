@@ -1,6 +1,6 @@
 //! `chatsdk key`: create, list, rotate and revoke API keys.
 
-use super::{CliError, KeyCommand, Output, invalid};
+use super::{CliError, KeyCommand, Output, check_listable, invalid};
 use crate::auth::api_key::{self, ApiKeyHash};
 use crate::db::{Db, DbError, apps, keys};
 use crate::domain::{MAX_LABEL_CHARS, check_text};
@@ -43,10 +43,11 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
             let app_id = app.clone();
             let list = db
                 .read(move |c| {
+                    check_listable(c)?;
                     if !apps::exists(c, &app_id)? {
                         return Ok(None);
                     }
-                    keys::list_for_app(c, &app_id).map(Some)
+                    Ok::<_, CliError>(Some(keys::list_for_app(c, &app_id)?))
                 })
                 .await?
                 .ok_or_else(|| app_not_found(&app))?;

@@ -143,6 +143,27 @@ impl From<DbError> for CliError {
     }
 }
 
+/// The oldest schema the list commands read as it is: API keys got `expires_at` in 4.
+const OLDEST_LISTED_SCHEMA: usize = 4;
+
+/// Refuses to list from a database whose schema is older than the list queries know.
+/// Listing never migrates (an older server may still be serving the database during an
+/// upgrade), so it points at the command that does.
+fn check_listable(c: &rusqlite::Connection) -> Result<(), CliError> {
+    let version = crate::db::schema_version(c)?;
+    if version < OLDEST_LISTED_SCHEMA {
+        return Err(CliError {
+            code: "outdated_database",
+            message: format!(
+                "the database has schema version {version}, older than listing reads \
+                 ({OLDEST_LISTED_SCHEMA} or later): stop the old servers, then run \
+                 `chatsdk serve` to upgrade the database (take a backup first)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn invalid(message: impl Into<String>) -> CliError {
     CliError {
         code: "invalid_request",

@@ -19,9 +19,14 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build creates and expects (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// The schema version of the database `conn` is open on (0: none yet).
+pub fn schema_version(conn: &Connection) -> DbResult<usize> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)
+}
+
 pub fn apply(conn: &mut Connection) -> DbResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let current = schema_version(&tx)?;
     if current > SCHEMA_VERSION {
         // Served anyway: a rollback to an older build is allowed (README, Upgrading).
         log::warn!(

@@ -22,7 +22,7 @@ pub mod messages;
 mod migrations;
 mod readers;
 mod writer;
-pub use migrations::SCHEMA_VERSION;
+pub use migrations::{SCHEMA_VERSION, schema_version};
 pub mod outbox;
 pub mod purge;
 pub mod users;
@@ -102,6 +102,17 @@ impl Db {
 
     /// Like `open`, with another `synchronous` mode: for benchmarks that measure its cost.
     pub fn open_with(path: &Path, synchronous: Synchronous) -> DbResult<Db> {
+        Self::start(path, synchronous, true)
+    }
+
+    /// Opens the database as it is, for commands that only read (`app list`, `key list`):
+    /// no migration, whatever its schema version (`schema_version` tells it). During an
+    /// upgrade an older server may still serve it, and must not find its schema changed.
+    pub fn open_as_is(path: &Path) -> DbResult<Db> {
+        Self::start(path, Synchronous::Full, false)
+    }
+
+    fn start(path: &Path, synchronous: Synchronous, migrate: bool) -> DbResult<Db> {
         // Found at start, not at the first request: SQLite opens a file it may not write
         // read-only without a word, and every write would then fail with a 500.
         let read_only = || DbError::ReadOnly(path.display().to_string());
@@ -110,10 +121,13 @@ impl Db {
             return Err(read_only());
         }
         // WAL lets readers (and the CLI) work beside the writer.
-        let setup = conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(DbError::from)
-            .and_then(|()| migrations::apply(&mut conn));
+        let setup = if migrate {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(DbError::from)
+                .and_then(|()| migrations::apply(&mut conn))
+        } else {
+            Ok(())
+        };
         match setup {
             // A writable file in a folder that is not: the -wal and -shm files fail.
             Err(DbError::Sqlite(e)) if e.sqlite_error_code() == Some(ErrorCode::ReadOnly) => {
