@@ -503,6 +503,55 @@ async fn revoke_takes_a_full_key_and_prints_only_its_key_id() {
     .await;
 }
 
+#[test]
+fn a_key_pasted_with_spaces_or_a_newline_around_it_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chatsdk.db");
+    let run = |args: &[&str]| {
+        chatsdk()
+            .arg("--json")
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let created = run(&["app", "create", "--name", "Acme"]);
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let app_id = created["appId"].as_str().unwrap();
+    let other: Value =
+        serde_json::from_slice(&run(&["key", "create", "--app", app_id]).stdout).unwrap();
+
+    let rotated = run(&[
+        "key",
+        "rotate",
+        &format!("  {}\t", other["keyId"].as_str().unwrap()),
+    ]);
+    let revoked = run(&[
+        "key",
+        "revoke",
+        &format!(" {}\n", created["apiKey"].as_str().unwrap()),
+    ]);
+
+    assert!(rotated.status.success(), "{}", printed(&rotated));
+    assert!(revoked.status.success(), "{}", printed(&revoked));
+    let revoked: Value = serde_json::from_slice(&revoked.stdout).unwrap();
+    assert_eq!(revoked["keyId"], created["keyId"]);
+    let listed: Value =
+        serde_json::from_slice(&run(&["key", "list", "--app", app_id]).stdout).unwrap();
+    let status = |id: &Value| {
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["keyId"] == *id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&created["keyId"]), "revoked", "{listed}");
+    assert_eq!(status(&other["keyId"]), "expiring", "{listed}");
+}
+
 #[actix_web::test]
 async fn rotate_takes_a_full_key_and_prints_only_its_key_id() {
     let app = TestApp::start().await;

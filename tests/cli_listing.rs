@@ -105,3 +105,84 @@ fn listing_a_database_too_old_to_read_says_to_upgrade_it_with_serve() {
     }
     assert_eq!(schema_of(&db), 3);
 }
+
+#[test]
+fn key_list_shows_a_rotated_key_whose_grace_is_over_as_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chatsdk.db");
+    let app = json_of(&chatsdk(&db, &["app", "create", "--name", "Acme"]));
+    let app_id = app["appId"].as_str().unwrap();
+    let ended = app["keyId"].as_str().unwrap();
+    let rotated = json_of(&chatsdk(&db, &["key", "rotate", ended, "--grace", "0s"]));
+    let in_grace = rotated["keyId"].as_str().unwrap();
+    let rotated_again = json_of(&chatsdk(&db, &["key", "rotate", in_grace, "--grace", "1h"]));
+    let current = rotated_again["keyId"].as_str().unwrap();
+    let revoked = json_of(&chatsdk(&db, &["key", "create", "--app", app_id]));
+    let revoked = revoked["keyId"].as_str().unwrap();
+    assert!(chatsdk(&db, &["key", "revoke", revoked]).status.success());
+
+    let listed = json_of(&chatsdk(&db, &["key", "list", "--app", app_id]));
+    let text = Command::new(env!("CARGO_BIN_EXE_chatsdk"))
+        .arg("--database")
+        .arg(&db)
+        .args(["key", "list", "--app", app_id])
+        .env_remove("CHATSDK_DATABASE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+
+    let status_of = |id: &str| {
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["keyId"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed: {listed}"))["status"]
+            .clone()
+    };
+    assert_eq!(status_of(ended), "expired");
+    assert_eq!(status_of(in_grace), "expiring");
+    assert_eq!(status_of(current), "active");
+    assert_eq!(status_of(revoked), "revoked");
+    let line_of = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        line_of(ended).ends_with(&format!(
+            "EXPIRED {}",
+            listed["keys"][0]["expiresAt"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+    assert!(line_of(in_grace).contains("  expires "), "{text}");
+    assert!(line_of(current).ends_with("  active"), "{text}");
+    assert!(line_of(revoked).contains("  REVOKED "), "{text}");
+}
+
+#[test]
+fn a_blank_app_or_key_name_is_refused_and_nothing_is_listed_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chatsdk.db");
+    let app = json_of(&chatsdk(&db, &["app", "create", "--name", "Acme"]));
+    let app_id = app["appId"].as_str().unwrap();
+
+    for args in [
+        &["app", "create", "--name", "   "][..],
+        &["app", "create", "--name", "\u{2003}"],
+        &["key", "create", "--app", app_id, "--name", "  "],
+    ] {
+        let out = chatsdk(&db, args);
+
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let error = &json_of(&out)["error"];
+        assert_eq!(error["code"], "invalid_request", "{args:?}: {error}");
+        assert_eq!(error["message"], "`name` must not be blank", "{args:?}");
+    }
+    let apps = json_of(&chatsdk(&db, &["app", "list"]));
+    assert_eq!(apps["apps"].as_array().unwrap().len(), 1, "{apps}");
+    let keys = json_of(&chatsdk(&db, &["key", "list", "--app", app_id]));
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "{keys}");
+}

@@ -1,9 +1,8 @@
 //! `chatsdk app`: create and list apps.
 
-use super::{AppCommand, CliError, Output, check_listable, invalid};
+use super::{AppCommand, CliError, Output, check_label, check_listable};
 use crate::auth::api_key;
 use crate::db::{Db, apps};
-use crate::domain::{MAX_LABEL_CHARS, check_text};
 use crate::ids;
 use crate::timefmt::rfc3339;
 use serde_json::{Value, json};
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 pub async fn app_command(db: &Db, cmd: AppCommand) -> Result<Output, CliError> {
     match cmd {
         AppCommand::Create { name } => {
-            check_text("name", &name, 1, MAX_LABEL_CHARS).map_err(|e| invalid(e.message()))?;
+            check_label(&name)?;
             let app_id = ids::new_app_id();
             let key = api_key::generate();
             let (key_id, hash) = (key.key_id.clone(), key.hash.clone());

@@ -1,9 +1,8 @@
 //! `chatsdk key`: create, list, rotate and revoke API keys.
 
-use super::{CliError, KeyCommand, Output, check_listable, invalid};
+use super::{CliError, KeyCommand, Output, check_label, check_listable, invalid};
 use crate::auth::api_key::{self, ApiKeyHash};
 use crate::db::{Db, DbError, apps, keys};
-use crate::domain::{MAX_LABEL_CHARS, check_text};
 use crate::ids;
 use crate::secret::Secret;
 use crate::timefmt::rfc3339;
@@ -14,7 +13,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
     match cmd {
         KeyCommand::Create { app, name } => {
             if let Some(n) = &name {
-                check_text("name", n, 1, MAX_LABEL_CHARS).map_err(|e| invalid(e.message()))?;
+                check_label(n)?;
             }
             let key = api_key::generate();
             let (key_id, hash, app_id) = (key.key_id.clone(), key.hash.clone(), app.clone());
@@ -51,6 +50,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                 })
                 .await?
                 .ok_or_else(|| app_not_found(&app))?;
+            let now = crate::db::now_ms();
             let human = list
                 .iter()
                 .map(|k| {
@@ -62,10 +62,11 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                         k.last_used_at
                             .map(rfc3339)
                             .unwrap_or_else(|| "never".into()),
-                        match (k.revoked_at, k.expires_at) {
-                            (Some(t), _) => format!("REVOKED {}", rfc3339(t)),
-                            (None, Some(t)) => format!("expires {}", rfc3339(t)),
-                            (None, None) => "active".into(),
+                        match (KeyStatus::of(k, now), k.revoked_at.or(k.expires_at)) {
+                            (KeyStatus::Revoked, Some(t)) => format!("REVOKED {}", rfc3339(t)),
+                            (KeyStatus::Expired, Some(t)) => format!("EXPIRED {}", rfc3339(t)),
+                            (KeyStatus::Expiring, Some(t)) => format!("expires {}", rfc3339(t)),
+                            _ => "active".into(),
                         }
                     )
                 })
@@ -76,6 +77,7 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
                 .map(|k| {
                     json!({
                         "keyId": k.id,
+                        "status": KeyStatus::of(k, now).as_str(),
                         "appId": k.app_id,
                         "name": k.name,
                         "createdAt": rfc3339(k.created_at),
@@ -161,6 +163,37 @@ pub async fn key_command(db: &Db, cmd: KeyCommand) -> Result<Output, CliError> {
     }
 }
 
+/// Where a key is in its life, as `key list` shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum KeyStatus {
+    Active,
+    /// Rotated: works until its grace period ends.
+    Expiring,
+    /// Rotated, and its grace period is over: it no longer works.
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    fn of(k: &keys::KeyInfo, now_ms: i64) -> KeyStatus {
+        match (k.revoked_at, k.expires_at) {
+            (Some(_), _) => KeyStatus::Revoked,
+            (None, Some(_)) if keys::is_live(false, k.expires_at, now_ms) => KeyStatus::Expiring,
+            (None, Some(_)) => KeyStatus::Expired,
+            (None, None) => KeyStatus::Active,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expiring => "expiring",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
 /// The key a `revoke` or `rotate` argument names: a key id, or a whole API key, accepted so
 /// an operator can act on a leaked key as pasted. A whole key names its key id only if its
 /// secret matches the stored hash; otherwise the argument names no key.
@@ -171,10 +204,12 @@ struct KeyRef {
 
 impl KeyRef {
     fn parse(arg: &Secret) -> Self {
-        match api_key::parse_key_id(arg) {
+        // A key pasted from a file or a terminal often comes with a space or a newline.
+        let arg = Secret::new(arg.expose().trim());
+        match api_key::parse_key_id(&arg) {
             Some(id) => KeyRef {
                 id: id.to_string(),
-                hash: Some(ApiKeyHash::of(arg)),
+                hash: Some(ApiKeyHash::of(&arg)),
             },
             None => KeyRef {
                 id: arg.expose().to_string(),

@@ -164,6 +164,16 @@ fn check_listable(c: &rusqlite::Connection) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Checks an app's or a key's `--name`: a label shown in lists, so it must show something.
+fn check_label(name: &str) -> Result<(), CliError> {
+    crate::domain::check_text("name", name, 1, crate::domain::MAX_LABEL_CHARS)
+        .map_err(|e| invalid(e.message()))?;
+    if name.trim().is_empty() {
+        return Err(invalid("`name` must not be blank"));
+    }
+    Ok(())
+}
+
 fn invalid(message: impl Into<String>) -> CliError {
     CliError {
         code: "invalid_request",
