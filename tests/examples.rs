@@ -101,7 +101,17 @@ impl Example {
         api_key: &str,
         ws_url: &str,
     ) -> Example {
-        let port = free_port();
+        Self::start_on(free_port(), lang, chatsdk_url, api_key, ws_url).await
+    }
+
+    /// `start` on `port`: a redeploy (a new API key, say) where the frontend expects it.
+    pub(crate) async fn start_on(
+        port: u16,
+        lang: Lang,
+        chatsdk_url: &str,
+        api_key: &str,
+        ws_url: &str,
+    ) -> Example {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("example.log");
         let out = File::create(&log).expect("log file");

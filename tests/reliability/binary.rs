@@ -149,8 +149,11 @@ impl RunningBinary {
 /// A Centrifugo, a database file with an app made by the CLI, and a port for the server.
 pub(super) struct Deployment {
     pub(super) dir: tempfile::TempDir,
-    _centrifugo: CentrifugoProcess,
+    centrifugo: Option<CentrifugoProcess>,
     centrifugo_url: String,
+    ws_url: String,
+    /// Centrifugo's WebSocket port, kept across a restart.
+    pub(super) centrifugo_port: u16,
     pub(super) internal_port: u16,
     pub(super) db: PathBuf,
     port: u16,
@@ -168,7 +171,9 @@ impl Deployment {
         assert!(status.success(), "{created}");
         Deployment {
             centrifugo_url: centrifugo.internal_url.clone(),
-            _centrifugo: centrifugo,
+            ws_url: centrifugo.ws_url.clone(),
+            centrifugo: Some(centrifugo),
+            centrifugo_port: port,
             internal_port,
             db,
             port: free_port(),
@@ -196,7 +201,19 @@ impl Deployment {
 
     /// Where clients connect to Centrifugo.
     pub(super) fn ws_url(&self) -> &str {
-        &self._centrifugo.ws_url
+        &self.ws_url
+    }
+
+    /// Stops Centrifugo and starts a new one on the same ports: its memory engine starts
+    /// empty, so no history or stream position survives.
+    pub(super) async fn restart_centrifugo(&mut self) {
+        if let Some(old) = self.centrifugo.take() {
+            old.stop().await;
+        }
+        self.centrifugo = Some(
+            common::start_centrifugo(self.dir.path(), self.centrifugo_port, self.internal_port)
+                .await,
+        );
     }
 
     /// A second server on the same database and Centrifugo, as during a rolling deploy.

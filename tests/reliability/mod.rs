@@ -7,6 +7,7 @@ mod backend;
 mod binary;
 mod client;
 mod lanes;
+mod link;
 mod proxy;
 
 mod beside_the_server;
