@@ -9,6 +9,7 @@
   const REFRESH_AT = 0.8;
   const HISTORY_PAGE = 50;
   const CATCH_UP_PAGE = 200;
+  const CHANNEL_PAGE = 100;
 
   const state = {
     userId: null,
@@ -17,7 +18,7 @@
     centrifuge: null,
     connection: 'disconnected',
     channels: new Map(), // channel id → channel
-    room: null, // the open channel: {channel, sub, ids: Set, lastSeq}
+    room: null, // the open channel: {channel, sub, ids: Set, lastSeq, loaded, subscribed}
     // Shown in the status line; the browser test reads them too.
     stats: { tokenFetches: 0, wsTokenRefreshes: 0, subTokenFetches: 0, reconnects: 0 },
   };
@@ -113,6 +114,13 @@
     });
     // The personal channel, subscribed server-side through the wsToken's `channels` claim.
     centrifuge.on('publication', (ctx) => onPersonalEvent(ctx.data));
+    // Back, but Centrifugo could not replay it (it restarted, its history is gone): the
+    // channels added, left or deleted meanwhile are unknown, so list them again.
+    centrifuge.on('subscribed', (ctx) => {
+      if (ctx.wasRecovering && !ctx.recovered) {
+        loadChannels().catch((e) => showError(`could not reload the channels: ${e.message}`));
+      }
+    });
     centrifuge.connect();
     state.centrifuge = centrifuge;
   }
@@ -147,8 +155,11 @@
       if (state.room === room) $('room-open').dataset.live = String(ctx.newState === 'subscribed');
     });
     sub.on('subscribed', (ctx) => {
-      // Centrifugo could not replay what we missed while away: ask the REST API.
-      if (ctx.wasRecovering && !ctx.recovered) catchUp(room);
+      room.subscribed = true;
+      // Nothing replayed: the first time, what was sent after the history was read and
+      // before the subscription took effect; after a reconnect, what Centrifugo could not
+      // replay. Ask the REST API (once the history is in: openChannel asks otherwise).
+      if (!ctx.recovered && room.loaded) catchUp(room);
     });
     sub.subscribe();
     room.sub = sub;
@@ -188,9 +199,20 @@
 
   // ---- channels and messages -----------------------------------------------------------
 
+  /** Lists every channel, page by page; the ones no longer listed leave the page. */
   async function loadChannels() {
-    const { channels } = await api('GET', '/channels?limit=100');
-    channels.forEach((c) => addChannel(c, false));
+    const shown = [...state.channels.keys()];
+    const listed = new Map();
+    let cursor = null;
+    do {
+      const next = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const page = await api('GET', `/channels?limit=${CHANNEL_PAGE}${next}`);
+      page.channels.forEach((c) => listed.set(c.id, c));
+      cursor = page.nextCursor;
+    } while (cursor);
+    // Only those shown before the list was read: one added live meanwhile stays.
+    shown.filter((id) => !listed.has(id)).forEach((id) => removeChannel(id));
+    listed.forEach((c) => addChannel(c, false));
   }
 
   function addChannel(channel, newest) {
@@ -233,7 +255,7 @@
 
   async function openChannel(channel) {
     closeRoom();
-    const room = { channel, sub: null, ids: new Set(), lastSeq: 0, loaded: false };
+    const room = { channel, sub: null, ids: new Set(), lastSeq: 0, loaded: false, subscribed: false };
     state.room = room;
     for (const li of $('channels').children) li.classList.toggle('active', li.dataset.channelId === channel.id);
     $('room-title').textContent = channel.name || channel.id;
@@ -241,13 +263,15 @@
     $('notice').hidden = true;
     $('room-empty').hidden = true;
     $('room-open').hidden = false;
-    // Subscribe first, then load the history: nothing falls between the two, and
-    // messages are placed by seq and shown once whichever way they arrive.
+    // Subscribe and load the history at once; messages are placed by seq and shown once
+    // whichever way they arrive. Whichever of the two ends last catches up on what was sent
+    // between the history's read and the subscription taking effect.
     subscribe(room);
     try {
       const page = await api('GET', `${channelPath(channel.id)}/messages?limit=${HISTORY_PAGE}`);
       page.messages.forEach((m) => showMessage(room, m));
       room.loaded = true;
+      if (room.subscribed) catchUp(room);
     } catch (e) {
       showError(`could not load the messages: ${e.message}`);
     }

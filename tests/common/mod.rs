@@ -138,6 +138,8 @@ pub struct TestApp {
     pub centrifugo: Option<CentrifugoProcess>,
     pub centrifugo_port: u16,
     pub centrifugo_internal_port: u16,
+    /// The origins Centrifugo accepts browsers from (`start_for_browsers`).
+    pub allowed_origins: Option<String>,
     /// The API key of an app created through the CLI for this test.
     pub api_key: String,
     pub app_id: String,
@@ -163,8 +165,9 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let allowed_origins = browsers.then(|| base.clone());
         let (centrifugo, port, internal_port) =
-            start_centrifugo_on_free_ports_for(dir.path(), browsers.then(|| base.clone())).await;
+            start_centrifugo_on_free_ports_for(dir.path(), allowed_origins.clone()).await;
         let mut args = ServeArgs {
             addr: "127.0.0.1:0".parse().unwrap(),
             jwt_secret: Some(Secret::new(JWT_SECRET)),
@@ -195,6 +198,7 @@ impl TestApp {
             centrifugo: Some(centrifugo),
             centrifugo_port: port,
             centrifugo_internal_port: internal_port,
+            allowed_origins,
             api_key: String::new(),
             app_id: String::new(),
         };
@@ -202,6 +206,25 @@ impl TestApp {
         test_app.api_key = created["apiKey"].as_str().unwrap().to_string();
         test_app.app_id = created["appId"].as_str().unwrap().to_string();
         test_app
+    }
+
+    /// Stops Centrifugo and starts a new one where clients expect it: its memory engine
+    /// starts empty, so no history or stream position survives.
+    pub async fn restart_centrifugo(&mut self) {
+        if let Some(old) = self.centrifugo.take() {
+            old.stop().await;
+        }
+        let options = centrifugo_options(
+            self.dir.path(),
+            self.centrifugo_port,
+            self.centrifugo_internal_port,
+            self.allowed_origins.clone(),
+        );
+        self.centrifugo = Some(
+            CentrifugoProcess::start(&options)
+                .await
+                .unwrap_or_else(|e| panic!("Centrifugo did not start again: {e}")),
+        );
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -1,13 +1,18 @@
 // Drives the demo page in two headless Chromium contexts (alice and bob) and prints one
 // JSON report on stdout; exits 1 on any failure, with the reason in the report.
 //
-//   node test/two-browsers.mjs <demo url> [--expiry-wait-ms N] [--screenshot PATH]
+//   node test/two-browsers.mjs <demo url> [--expiry-wait-ms N] [--centrifugo-restart] [--screenshot PATH]
 //
 // --expiry-wait-ms: after the first exchange, wait N ms (past the tokens' lifetimes the
 // server was started with), then check both pages renewed their tokens through getToken,
 // stayed connected, and still get messages live.
+// --centrifugo-restart: both pages' WebSockets go through Playwright, so bob's can be cut;
+// while bob is away the script asks its caller to restart Centrifugo (it prints
+// `restart-centrifugo` and waits for a line on stdin, as for `wait-drained`: until ChatSDK
+// has published every event), alice makes a channel with bob, and bob, back, must find it.
 import { chromium } from 'playwright-core';
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 // These flags keep Chromium from calling home or needing a GPU/sandbox in CI containers.
@@ -19,22 +24,64 @@ const LIVE_TIMEOUT_MS = 10_000;
 
 function parseArgs(argv) {
   const [url, ...rest] = argv;
-  const opts = { url, expiryWaitMs: 0, screenshot: null };
-  for (let i = 0; i < rest.length; i += 2) {
-    if (rest[i] === '--expiry-wait-ms') opts.expiryWaitMs = Number(rest[i + 1]);
-    else if (rest[i] === '--screenshot') opts.screenshot = rest[i + 1];
+  const opts = { url, expiryWaitMs: 0, centrifugoRestart: false, screenshot: null };
+  for (let i = 0; i < rest.length; i += 1) {
+    if (rest[i] === '--expiry-wait-ms') opts.expiryWaitMs = Number(rest[(i += 1)]);
+    else if (rest[i] === '--centrifugo-restart') opts.centrifugoRestart = true;
+    else if (rest[i] === '--screenshot') opts.screenshot = rest[(i += 1)];
     else throw new Error(`unknown argument ${rest[i]}`);
   }
-  if (!url) throw new Error('usage: two-browsers.mjs <demo url> [--expiry-wait-ms N] [--screenshot PATH]');
+  if (!url) throw new Error('usage: two-browsers.mjs <demo url> [--expiry-wait-ms N] [--centrifugo-restart] [--screenshot PATH]');
   return opts;
+}
+
+/** Asks the caller (the Rust test) to do `what`; resolves when it answers on stdin. */
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(what) {
+  console.log(what);
+  const { done } = await answers.next();
+  if (done) throw new Error(`no answer to ${what}`);
+}
+
+/**
+ * The page's WebSockets, through Playwright instead of the network: `cut()` closes them
+ * and refuses new ones (the page's client keeps trying) until `restore()`.
+ */
+async function cuttableNetwork(page) {
+  const open = new Set();
+  let cut = false;
+  await page.routeWebSocket(/\/connection\/websocket/, (ws) => {
+    if (cut) {
+      ws.close();
+      return;
+    }
+    const server = ws.connectToServer();
+    const link = { ws, server };
+    open.add(link);
+    ws.onClose(() => open.delete(link));
+  });
+  return {
+    cut() {
+      cut = true;
+      for (const { ws, server } of open) {
+        ws.close();
+        server.close();
+      }
+      open.clear();
+    },
+    restore() {
+      cut = false;
+    },
+  };
 }
 
 const report = { ok: false, consoleErrors: [], steps: [] };
 const step = (name) => report.steps.push(name);
 
-async function openUser(browser, url, userId) {
+async function openUser(browser, url, userId, beforeSignIn = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 760, height: 560 } });
   const page = await context.newPage();
+  await beforeSignIn(page);
   page.on('console', (msg) => {
     const where = msg.location().url;
     // Chromium's own favicon probe, not a request of the page (which declares its icon).
@@ -55,6 +102,20 @@ async function channelEntry(page, channelId) {
   const li = page.locator(`#channels li[data-channel-id="${channelId}"]`);
   await li.waitFor({ timeout: LIVE_TIMEOUT_MS });
   return li;
+}
+
+/** Alice creates a channel named `name` and invites bob; its id once bob's list shows it. */
+async function createAndInvite(alice, bob, name) {
+  await alice.fill('#channel-name', name);
+  await alice.click('#create');
+  // The page shows the new channel, then subscribes to it (the last one showed live too).
+  await alice.locator('#room-title', { hasText: name }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+  await alice.waitForSelector('#room-open[data-live="true"]', { timeout: LIVE_TIMEOUT_MS });
+  const channelId = await alice.$eval('#channels li.active', (li) => li.dataset.channelId);
+  await alice.fill('#invite-user', 'bob');
+  await alice.click('#invite');
+  await alice.locator('#notice', { hasText: /invited bob|bob joined/ }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+  return channelId;
 }
 
 /** Sends `text` from `from`, waits until `to` shows it; returns the delay in ms. */
@@ -94,8 +155,12 @@ async function run(opts) {
   // launch() gives the browser a fresh temporary profile (--user-data-dir) every run.
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   try {
-    const alice = await openUser(browser, opts.url, 'alice');
-    const bob = await openUser(browser, opts.url, 'bob');
+    const network = {};
+    const route = (who) => async (page) => {
+      if (opts.centrifugoRestart) network[who] = await cuttableNetwork(page);
+    };
+    const alice = await openUser(browser, opts.url, 'alice', route('alice'));
+    const bob = await openUser(browser, opts.url, 'bob', route('bob'));
     step('both signed in and connected');
 
     // Markup in a name must show as text, never become elements.
@@ -144,6 +209,50 @@ async function run(opts) {
       report.latencyMs.afterExpiry = await exchange(alice, bob, 'still here after the tokens expired');
       await exchange(bob, alice, 'me too');
       step('tokens renewed, still connected and live');
+    }
+
+    // Bob opens a channel while its subscription token is slow to come: the history is
+    // loaded first, alice's message is sent and published next, then bob subscribes.
+    const secondId = await createAndInvite(alice, bob, 'Second room');
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    await bob.route('**/api/subscription-token', async (r) => { await held; await r.continue(); });
+    const history = bob.waitForResponse((r) => r.url().includes('/messages?limit='));
+    await (await channelEntry(bob, secondId)).locator('button').click();
+    await history;
+    const between = 'sent after bob loaded the history, before he subscribed';
+    await alice.fill('#message-text', between);
+    await alice.click('#send');
+    await alice.locator('#messages li', { hasText: between }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    await alice.waitForTimeout(1000); // ChatSDK publishes it meanwhile
+    release();
+    await bob.waitForSelector('#room-open[data-live="true"]', { timeout: LIVE_TIMEOUT_MS });
+    await bob.unroute('**/api/subscription-token');
+    try {
+      await bob.locator('#messages li', { hasText: between }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    } catch {
+      throw new Error('a message sent between loading the history and subscribing never showed');
+    }
+    step('a message sent while bob was subscribing showed');
+
+    if (opts.centrifugoRestart) {
+      network.bob.cut();
+      await ask('restart-centrifugo');
+      await alice.waitForSelector('#status[data-state="connected"]', { timeout: LIVE_TIMEOUT_MS });
+      const awayId = await createAndInvite(alice, bob, 'Made while bob was away');
+      await ask('wait-drained');
+      network.bob.restore();
+      step('bob was away while Centrifugo restarted and alice made a channel with him');
+      try {
+        // Bob's client retries with a growing backoff: allow for its next attempt.
+        await bob.locator(`#channels li[data-channel-id="${awayId}"]`).waitFor({ timeout: 3 * LIVE_TIMEOUT_MS });
+      } catch {
+        throw new Error('bob never saw the channel made while he was away');
+      }
+      await (await channelEntry(bob, awayId)).locator('button').click();
+      await bob.waitForSelector('#room-open[data-live="true"]', { timeout: LIVE_TIMEOUT_MS });
+      await exchange(alice, bob, 'you found it');
+      step('bob found it and got messages live');
     }
 
     for (const [who, page] of [['alice', alice], ['bob', bob]]) {
