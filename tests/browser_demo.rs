@@ -157,5 +157,5 @@ async fn the_demo_page_finds_a_channel_made_while_centrifugo_restarted_and_it_wa
     let report = run_browsers(&mut app, &["--centrifugo-restart"]).await;
 
     let steps = report["steps"].to_string();
-    assert!(steps.contains("bob found it"), "{report:#}");
+    assert!(steps.contains("gone from his list"), "{report:#}");
 }

@@ -193,7 +193,9 @@
       const page = await api('GET', `${channelPath(room.channel.id)}/messages?after=${room.lastSeq}&limit=${CATCH_UP_PAGE}`);
       page.messages.forEach((m) => showMessage(room, m));
     } catch (e) {
-      showError(`could not catch up: ${e.message}`);
+      // Removed while away (the personal channel's event may be lost): the list drops it.
+      if (e instanceof ApiError && e.status === 404) removeChannel(room.channel.id);
+      else showError(`could not catch up: ${e.message}`);
     }
   }
 
@@ -210,9 +212,14 @@
       page.channels.forEach((c) => listed.set(c.id, c));
       cursor = page.nextCursor;
     } while (cursor);
-    // Only those shown before the list was read: one added live meanwhile stays.
-    shown.filter((id) => !listed.has(id)).forEach((id) => removeChannel(id));
     listed.forEach((c) => addChannel(c, false));
+    // Shown before the walk, not listed: gone, or moved ahead of the cursor by activity
+    // during the walk. A 404 tells. (One added live meanwhile was not shown before.)
+    for (const id of shown.filter((c) => !listed.has(c))) {
+      await api('GET', channelPath(id)).catch((e) => {
+        if (e instanceof ApiError && e.status === 404) removeChannel(id);
+      });
+    }
   }
 
   function addChannel(channel, newest) {

@@ -399,11 +399,12 @@ async fn the_readme_client_shows_the_first_messages_of_a_channel_made_with_them_
 }
 
 #[actix_web::test]
-async fn the_readme_client_finds_a_channel_made_while_centrifugo_restarted() {
+async fn the_readme_client_finds_a_channel_made_and_one_left_while_centrifugo_restarted() {
     let mut deployment = Deployment::new().await;
     let server = deployment.serve().await;
     let backend = deployment.backend();
     backend.create_room("readme", "alice", "bob").await;
+    let left = backend.create_room("left-while-away", "alice", "bob").await;
     let link = Link::start(deployment.centrifugo_port).await;
     let example = Example::start(
         Lang::Node,
@@ -423,11 +424,14 @@ async fn the_readme_client_finds_a_channel_made_while_centrifugo_restarted() {
     .await;
     assert!(subscribed, "bob never received: {}", bob.stderr());
 
-    // Bob's network is down while Centrifugo restarts (its history is gone) and alice
-    // makes a channel with him: its member.added is published before he is back.
+    // Bob's network is down while Centrifugo restarts (its history is gone), and alice
+    // makes a channel with him and removes him from another: the member.added and
+    // member.removed are published before he is back.
     link.cut();
     deployment.restart_centrifugo().await;
     backend.create_room("made-while-away", "alice", "bob").await;
+    let url = format!("{}/api/channels/left-while-away/members/bob", server.base);
+    as_alice(reqwest::Client::new().delete(url), &deployment.api_key, 204).await;
     backend.wait_drained(DRAIN).await;
     link.restore();
 
@@ -442,6 +446,18 @@ async fn the_readme_client_finds_a_channel_made_while_centrifugo_restarted() {
     assert!(
         found,
         "bob never subscribed to the channel made while he was away: {}",
+        bob.stderr()
+    );
+    let name = left.realtime.clone();
+    let dropped = bob
+        .saw(
+            move |e| e["removedSubscription"] == name,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        dropped,
+        "the SDK still holds the channel bob was removed from while away: {}",
         bob.stderr()
     );
 }
