@@ -250,6 +250,13 @@ async fn an_unknown_query_parameter_gets_400_naming_it_and_changes_nothing() {
     }
     let res = as_user(&app, &alice, Method::GET, "/api/me?foo=1", None).await;
     assert_error(res, 400, "invalid_request").await;
+    let res = as_user(&app, &alice, Method::GET, "/api/me?=x", None).await;
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(message.contains("has no name"), "{message}");
+    // Not UTF-8: named as such, not as an unknown parameter.
+    let res = as_user(&app, &alice, Method::GET, "/api/me?%FF=1", None).await;
+    let message = assert_error(res, 400, "invalid_request").await;
+    assert!(message.contains("UTF-8"), "{message}");
 
     assert_eq!(page(&app, &alice, "c", "").await["messages"], json!([]));
     let channel = as_user(&app, &alice, Method::GET, "/api/channels/d", None).await;

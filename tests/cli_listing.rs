@@ -106,6 +106,33 @@ fn listing_a_database_too_old_to_read_says_to_upgrade_it_with_serve() {
     assert_eq!(schema_of(&db), 3);
 }
 
+/// An empty file (a mistyped path that exists) is no database to upgrade: `serve` there
+/// would start a new one.
+#[test]
+fn listing_a_file_that_holds_no_database_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.db");
+    std::fs::write(&db, b"").unwrap();
+
+    let out = chatsdk(&db, &["app", "list"]);
+
+    assert_eq!(out.status.code(), Some(1));
+    let error = &json_of(&out)["error"];
+    assert_eq!(error["code"], "not_found", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds no ChatSDK database"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        0,
+        "the file was written"
+    );
+}
+
 #[test]
 fn key_list_shows_a_rotated_key_whose_grace_is_over_as_expired() {
     let dir = tempfile::tempdir().unwrap();

@@ -151,6 +151,16 @@ const OLDEST_LISTED_SCHEMA: usize = 4;
 /// upgrade), so it points at the command that does.
 fn check_listable(c: &rusqlite::Connection) -> Result<(), CliError> {
     let version = crate::db::schema_version(c)?;
+    if version == 0 {
+        // An empty or foreign file (a mistyped path, say): `serve` there would start a
+        // new database, which is not the advice to give.
+        return Err(CliError {
+            code: "not_found",
+            message: "this file holds no ChatSDK database: check --database or \
+                      CHATSDK_DATABASE"
+                .into(),
+        });
+    }
     if version < OLDEST_LISTED_SCHEMA {
         return Err(CliError {
             code: "outdated_database",

@@ -50,12 +50,20 @@ pub struct ActingUserBody {
 impl Caller {
     /// The chat context: the token's user, or the backend's `userId` from the body or query.
     pub fn ctx(&self, body_user: Option<String>) -> Result<Ctx, ApiError> {
-        if let Some(key) = &self.other_query_key {
-            return Err(ApiError::InvalidRequest(format!(
+        // A URL that is not UTF-8 is named as such first, not as an unknown parameter.
+        self.query_user
+            .as_ref()
+            .map_err(|e| ApiError::InvalidRequest(e.clone()))?;
+        match self.other_query_key.as_deref() {
+            Some("") => Err(ApiError::InvalidRequest(
+                "a query parameter has no name: this route takes only `userId` (with X-API-Key)"
+                    .into(),
+            )),
+            Some(key) => Err(ApiError::InvalidRequest(format!(
                 "unknown query parameter `{key}`: this route takes only `userId` (with X-API-Key)"
-            )));
+            ))),
+            None => self.ctx_reading_query(body_user),
         }
-        self.ctx_reading_query(body_user)
     }
 
     /// `ctx` for a route whose own `ApiQuery` has already checked the other parameters.
