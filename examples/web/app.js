@@ -190,8 +190,14 @@
   /** Fetches what came after the last message shown (a gap, or a failed recovery). */
   async function catchUp(room) {
     try {
-      const page = await api('GET', `${channelPath(room.channel.id)}/messages?after=${room.lastSeq}&limit=${CATCH_UP_PAGE}`);
-      page.messages.forEach((m) => showMessage(room, m));
+      // Page by page (a long time away can be more than one), while the room is shown.
+      let after = room.lastSeq;
+      for (let more = true; more && state.room === room;) {
+        const page = await api('GET', `${channelPath(room.channel.id)}/messages?after=${after}&limit=${CATCH_UP_PAGE}`);
+        page.messages.forEach((m) => showMessage(room, m));
+        more = page.hasMore && page.messages.length > 0;
+        if (more) after = page.messages[page.messages.length - 1].seq;
+      }
     } catch (e) {
       // Removed while away (the personal channel's event may be lost): the list drops it.
       if (e instanceof ApiError && e.status === 404) removeChannel(room.channel.id);
