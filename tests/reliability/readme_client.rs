@@ -194,6 +194,19 @@ async fn shown_live(
     false
 }
 
+/// Requires `client` to show alice's messages in `channel` live: it subscribed.
+async fn assert_receiving(client: &mut Client, backend: &Backend, channel: &str) {
+    let subscribed = shown_live(
+        client,
+        backend,
+        (channel, channel),
+        20,
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(subscribed, "bob never received: {}", client.stderr());
+}
+
 /// A call as alice through the app key; requires `status`.
 async fn as_alice(request: reqwest::RequestBuilder, key: &str, status: u16) {
     let res = request
@@ -223,15 +236,7 @@ async fn the_readme_client_keeps_receiving_through_a_removal_and_a_chatsdk_resta
     let http = reqwest::Client::new();
     let mut bob = Client::start("bob", &example.base, &base, deployment.ws_url(), &[]).await;
 
-    let subscribed = shown_live(
-        &mut bob,
-        &backend,
-        ("readme", "hello"),
-        20,
-        Duration::from_millis(500),
-    )
-    .await;
-    assert!(subscribed, "bob never received: {}", bob.stderr());
+    assert_receiving(&mut bob, &backend, "readme").await;
 
     // Removed, then added back: the SDK still holds the old subscription.
     let members = format!("{base}/api/channels/readme/members");
@@ -289,15 +294,7 @@ async fn the_readme_client_renews_its_rest_token_when_its_api_key_is_rotated_out
     let port = free_port();
     let example = Example::start_on(port, Lang::Node, &base, &old_key, deployment.ws_url()).await;
     let mut bob = Client::start("bob", &example.base, &base, deployment.ws_url(), &[]).await;
-    let subscribed = shown_live(
-        &mut bob,
-        &backend,
-        ("readme", "hello"),
-        20,
-        Duration::from_millis(500),
-    )
-    .await;
-    assert!(subscribed, "bob never received: {}", bob.stderr());
+    assert_receiving(&mut bob, &backend, "readme").await;
 
     // The operator rotates the key and redeploys the backend with the new one; the grace
     // ends, and bob's REST token, issued through the old key, gets 401 token_revoked.
@@ -414,15 +411,7 @@ async fn the_readme_client_finds_a_channel_made_and_one_left_while_centrifugo_re
     )
     .await;
     let mut bob = Client::start("bob", &example.base, &server.base, &link.ws_url(), &[]).await;
-    let subscribed = shown_live(
-        &mut bob,
-        &backend,
-        ("readme", "hello"),
-        20,
-        Duration::from_millis(500),
-    )
-    .await;
-    assert!(subscribed, "bob never received: {}", bob.stderr());
+    assert_receiving(&mut bob, &backend, "readme").await;
 
     // Bob's network is down while Centrifugo restarts (its history is gone), and alice
     // makes a channel with him and removes him from another: the member.added and
@@ -473,15 +462,7 @@ async fn the_readme_client_lets_go_of_channels_it_left_or_that_were_deleted() {
     let example = Example::start(Lang::Node, &base, &key, deployment.ws_url()).await;
     let mut bob = Client::start("bob", &example.base, &base, deployment.ws_url(), &[]).await;
     for room in ["left", "doomed"] {
-        let subscribed = shown_live(
-            &mut bob,
-            &backend,
-            (room, room),
-            20,
-            Duration::from_millis(500),
-        )
-        .await;
-        assert!(subscribed, "bob never received: {}", bob.stderr());
+        assert_receiving(&mut bob, &backend, room).await;
     }
 
     let http = reqwest::Client::new();
