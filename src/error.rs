@@ -260,30 +260,24 @@ pub fn render_framework_error<B>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    if let Some(refusal) = res
+    let cors = res
         .response()
         .error()
         .and_then(|e| e.as_error::<actix_cors::CorsError>())
-    {
-        let message = cors_refusal(refusal);
-        let (req, _) = res.into_parts();
-        let body = error_response(status, "invalid_request", &message);
-        return Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, body).map_into_right_body(),
-        ));
-    }
-    let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => {
+        .map(cors_refusal);
+    let (code, message) = match (cors.as_deref(), status) {
+        (Some(refusal), _) => ("invalid_request", refusal),
+        (None, StatusCode::NOT_FOUND) => ("not_found", "no such route"),
+        (None, StatusCode::METHOD_NOT_ALLOWED) => {
             ("method_not_allowed", "method not allowed on this route")
         }
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+        (None, StatusCode::PAYLOAD_TOO_LARGE) => ("payload_too_large", "request body too large"),
+        (None, StatusCode::UNSUPPORTED_MEDIA_TYPE) => (
             "unsupported_media_type",
             "send the body as JSON with `Content-Type: application/json`",
         ),
-        s if s.is_server_error() => ("internal", "internal error"),
-        _ => ("invalid_request", "the request could not be processed"),
+        (None, s) if s.is_server_error() => ("internal", "internal error"),
+        (None, _) => ("invalid_request", "the request could not be processed"),
     };
     let (req, _) = res.into_parts();
     let body: HttpResponse<BoxBody> = error_response(status, code, message);

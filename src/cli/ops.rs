@@ -28,10 +28,7 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
             database.display()
         )));
     }
-    let folder = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let folder = folder_of(&target);
     if !folder.is_dir() {
         return Err(CliError {
             code: "not_found",
@@ -162,11 +159,16 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     if let Ok(p) = std::fs::canonicalize(path) {
         return Some(p);
     }
-    let folder = match path.parent() {
+    let folder = folder_of(path);
+    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+}
+
+/// The folder a file path names its file in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
-    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+    }
 }
 
 #[cfg(unix)]

@@ -162,8 +162,7 @@ async fn resolve_caller(
 ) -> Result<(Caller, Option<Decision>), ApiError> {
     let has_token = credential_header(req, AUTHORIZATION.as_str())?.is_some();
     let key = credential_header(req, API_KEY_HEADER)?.cloned();
-    let query_user = read_url(req);
-    let other_query_key = other_query_key(req);
+    let (query_user, other_query_key) = read_url(req);
     Ok(match (has_token, key) {
         (true, Some(_)) => {
             return Err(ApiError::AmbiguousCredentials(
@@ -199,19 +198,21 @@ async fn resolve_caller(
     })
 }
 
-/// The URL's `?userId=`, or what is wrong with the URL (see `Caller::query_user`).
-fn read_url(req: &ServiceRequest) -> Result<Option<String>, String> {
-    check_utf8(req)
-        .and_then(|()| query_user(req))
-        .map_err(|e| e.message())
-}
-
-/// The first query parameter not named `userId` (see `Caller::other_query_key`).
-fn other_query_key(req: &ServiceRequest) -> Option<String> {
-    form_urlencoded::parse(req.query_string().as_bytes())
-        .map(|(key, _)| key)
-        .find(|key| key != "userId")
-        .map(|key| key.into_owned())
+/// The URL's `?userId=` (or what is wrong with the URL) and its first other parameter,
+/// from one parse of the query (see `Caller::query_user` and `Caller::other_query_key`).
+fn read_url(req: &ServiceRequest) -> (Result<Option<String>, String>, Option<String>) {
+    let pairs = check_utf8(req)
+        .and_then(|()| crate::routes::query::parse::<Vec<(String, String)>>(req.query_string()));
+    match pairs {
+        Ok(pairs) => {
+            let other = pairs
+                .iter()
+                .find(|(k, _)| k != "userId")
+                .map(|(k, _)| k.clone());
+            (query_user(pairs).map_err(|e| e.message()), other)
+        }
+        Err(e) => (Err(e.message()), None),
+    }
 }
 
 /// Refuses a path or query whose percent-escapes do not decode to UTF-8. actix and
@@ -234,8 +235,7 @@ fn check_utf8(req: &ServiceRequest) -> Result<(), ApiError> {
 
 /// The `userId` query parameter, checked like any user id. Given twice it is refused:
 /// which one to act as would be a guess.
-fn query_user(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
-    let pairs: Vec<(String, String)> = crate::routes::query::parse(req.query_string())?;
+fn query_user(pairs: Vec<(String, String)>) -> Result<Option<String>, ApiError> {
     let mut users = pairs.into_iter().filter(|(k, _)| k == "userId");
     let first = users.next();
     if users.next().is_some() {
