@@ -165,3 +165,63 @@ async fn a_backup_into_a_missing_folder_or_onto_a_folder_says_so_and_leaves_no_c
     assert_eq!(listing(&dir), before, "no copy or folder left behind");
     assert_eq!(listing(&backups), Vec::<std::ffi::OsString>::new());
 }
+
+/// SQLite replays whatever `-wal` sits beside a file, without checking whose it is: a
+/// copy renamed next to an older database's log would open as that database.
+#[actix_web::test]
+async fn a_backup_is_never_put_beside_an_older_databases_log() {
+    let app = TestApp::start().await;
+    app.tokens_for("alice").await;
+    let db = app.db_path();
+    let dir = db.parent().unwrap().to_path_buf();
+    // Last night's backup, open in another process (a restore drill, say) with its latest
+    // writes still in its WAL.
+    let nightly = dir.join("nightly.db");
+    let holder = rusqlite::Connection::open(&nightly).unwrap();
+    holder
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+             CREATE TABLE drill (n INTEGER); INSERT INTO drill VALUES (1);",
+        )
+        .unwrap();
+    // Another path where such a database was deleted, its log left behind.
+    let reused = dir.join("reused.db");
+    std::fs::copy(dir.join("nightly.db-wal"), dir.join("reused.db-wal")).unwrap();
+
+    let over_open = backup(&dir, &db, &["nightly.db", "--force"]);
+    let beside_log = backup(&dir, &db, &["reused.db"]);
+
+    for (out, log) in [
+        (&over_open, "nightly.db-wal"),
+        (&beside_log, "reused.db-wal"),
+    ] {
+        assert_eq!(out.status.code(), Some(1), "must refuse next to {log}");
+        let error = error_of(out);
+        assert_eq!(error["code"], "invalid_request", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{log} exists")) && message.contains("not closed cleanly"),
+            "{message}"
+        );
+    }
+    assert!(!reused.exists());
+    assert_eq!(partial_copies(&dir), Vec::<PathBuf>::new());
+    let n: i64 = holder
+        .query_row("SELECT count(*) FROM drill", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "the open database was left as it was");
+
+    // With the leftover log gone, the copy is the live database.
+    std::fs::remove_file(dir.join("reused.db-wal")).unwrap();
+    let out = backup(&dir, &db, &["reused.db"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let copy = rusqlite::Connection::open(&reused).unwrap();
+    let users: i64 = copy
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 1);
+}
