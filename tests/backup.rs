@@ -166,14 +166,19 @@ async fn a_backup_into_a_missing_folder_or_onto_a_folder_says_so_and_leaves_no_c
     assert_eq!(listing(&backups), Vec::<std::ffi::OsString>::new());
 }
 
-/// SQLite replays whatever `-wal` sits beside a file, without checking whose it is: a
-/// copy renamed next to an older database's log would open as that database.
+/// SQLite pairs a file with the `-wal` beside it by name, without checking whose it is: a
+/// copy renamed under an open database, or next to a gone one's log, would open as (or
+/// take the later writes of) that other database.
 #[actix_web::test]
-async fn a_backup_is_never_put_beside_an_older_databases_log() {
+async fn a_backup_is_never_paired_with_another_databases_log() {
     let app = TestApp::start().await;
     app.tokens_for("alice").await;
     let db = app.db_path();
     let dir = db.parent().unwrap().to_path_buf();
+    let rows = |conn: &rusqlite::Connection, table: &str| -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
     // Last night's backup, open in another process (a restore drill, say) with its latest
     // writes still in its WAL.
     let nightly = dir.join("nightly.db");
@@ -184,32 +189,60 @@ async fn a_backup_is_never_put_beside_an_older_databases_log() {
              CREATE TABLE drill (n INTEGER); INSERT INTO drill VALUES (1);",
         )
         .unwrap();
-    // Another path where such a database was deleted, its log left behind.
-    let reused = dir.join("reused.db");
-    std::fs::copy(dir.join("nightly.db-wal"), dir.join("reused.db-wal")).unwrap();
+    // The same database as a crash leaves it (file and WAL), and a log whose database is
+    // gone. Copied by another process: closing any descriptor of a file drops every POSIX
+    // lock this process holds on it, the holder's SQLite locks too.
+    let copied = Command::new("sh")
+        .current_dir(&dir)
+        .arg("-c")
+        .arg("cp nightly.db crashed.db && cp nightly.db-wal crashed.db-wal && cp nightly.db-wal reused.db-wal")
+        .status()
+        .unwrap();
+    assert!(copied.success());
 
     let over_open = backup(&dir, &db, &["nightly.db", "--force"]);
+    // Idle, its WAL emptied, as a server between checkpoints.
+    holder
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.join("nightly.db-wal")).unwrap().len(),
+        0
+    );
+    let over_idle = backup(&dir, &db, &["nightly.db", "--force"]);
     let beside_log = backup(&dir, &db, &["reused.db"]);
+    let over_crashed = backup(&dir, &db, &["crashed.db", "--force"]);
 
-    for (out, log) in [
-        (&over_open, "nightly.db-wal"),
-        (&beside_log, "reused.db-wal"),
+    for (out, says) in [
+        (&over_open, "nightly.db is open in another process"),
+        (&over_idle, "nightly.db is open in another process"),
+        (
+            &beside_log,
+            "reused.db-wal is left from a database that is gone",
+        ),
     ] {
-        assert_eq!(out.status.code(), Some(1), "must refuse next to {log}");
+        assert_eq!(out.status.code(), Some(1), "must refuse: {says}");
         let error = error_of(out);
         assert_eq!(error["code"], "invalid_request", "{error}");
         let message = error["message"].as_str().unwrap();
-        assert!(
-            message.contains(&format!("{log} exists")) && message.contains("not closed cleanly"),
-            "{message}"
-        );
+        assert!(message.contains(says), "{message}");
     }
-    assert!(!reused.exists());
+    assert!(!dir.join("reused.db").exists());
     assert_eq!(partial_copies(&dir), Vec::<PathBuf>::new());
-    let n: i64 = holder
-        .query_row("SELECT count(*) FROM drill", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 1, "the open database was left as it was");
+    assert_eq!(
+        rows(&holder, "drill"),
+        1,
+        "the open database was left as it was"
+    );
+    // A crashed database's own log is its own: it is finished and gone with it.
+    assert!(
+        over_crashed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&over_crashed.stdout)
+    );
+    assert!(!dir.join("crashed.db-wal").exists());
+    let crashed = rusqlite::Connection::open(dir.join("crashed.db")).unwrap();
+    assert_eq!(rows(&crashed, "users"), 1, "the copy is the live database");
 
     // With the leftover log gone, the copy is the live database.
     std::fs::remove_file(dir.join("reused.db-wal")).unwrap();
@@ -219,9 +252,6 @@ async fn a_backup_is_never_put_beside_an_older_databases_log() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let copy = rusqlite::Connection::open(&reused).unwrap();
-    let users: i64 = copy
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(users, 1);
+    let copy = rusqlite::Connection::open(dir.join("reused.db")).unwrap();
+    assert_eq!(rows(&copy, "users"), 1);
 }

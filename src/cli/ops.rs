@@ -1,7 +1,7 @@
 //! `chatsdk backup` and `chatsdk healthcheck`: operations on a database or a running service.
 
 use super::{CliError, HealthcheckArgs, Output, invalid};
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::ids;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -51,14 +51,28 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
             target.display()
         )));
     }
+    // A copy renamed under a process that has the file open would pair with its -wal and
+    // -shm, which go by name: its next writes would land in the copy's log.
+    let probed = target.clone();
+    let in_use = tokio::task::spawn_blocking(move || db::in_use_elsewhere(&probed))
+        .await
+        .map_err(|e| CliError {
+            code: "internal",
+            message: format!("cannot check {}: {e}", target.display()),
+        })?;
+    if in_use {
+        return Err(invalid(format!(
+            "{} is open in another process (a server, a sqlite3 shell): stop it first, or \
+             choose another path",
+            target.display()
+        )));
+    }
     if let Some(log) = leftover_log(&target) {
         return Err(invalid(format!(
-            "{} exists: a database at {} is open or was not closed cleanly, and SQLite \
-             would apply that log to the copy and replace what it holds. Stop whatever \
-             uses it, or remove {} (and its -shm) if nothing does, or choose another path",
+            "{} is left from a database that is gone, and SQLite would replay it into the \
+             copy: remove it (and any {}-shm), or choose another path",
             log.display(),
-            target.display(),
-            log.display()
+            target.display()
         )));
     }
     let partial = Partial::create(&target)?;
@@ -163,18 +177,19 @@ fn is_database_file(database: &Path, target: &Path) -> bool {
     resolved(target).is_some_and(|t| own_files.iter().any(|f| resolved(f).as_ref() == Some(&t)))
 }
 
-/// A `-wal` or `-journal` file beside `target`. SQLite does not check that such a log
-/// belongs to the file it sits beside: whoever next opens the copy would replay an old
-/// database's log into it (a WAL from another database replaces the copy's tables, and
-/// `integrity_check` still says ok). Refused even with `--force`: removing it could pull
-/// the log from under a process that has that file open. A log created between this
-/// check and the rename is that process's own race, outside what we can see.
+/// A `-wal` or `-journal` file beside `target` that holds something. SQLite does not
+/// check that a log belongs to the file it sits beside: whoever next opened the copy would
+/// replay it (a WAL from another database replaces the copy's tables, and
+/// `integrity_check` still says ok). Called after `in_use_elsewhere`, which has already
+/// merged and removed the logs of a database that is there; an empty log replays nothing.
 fn leftover_log(target: &Path) -> Option<PathBuf> {
     ["-wal", "-journal"].into_iter().find_map(|suffix| {
         let mut name = target.to_path_buf().into_os_string();
         name.push(suffix);
         let log = PathBuf::from(name);
-        log.symlink_metadata().is_ok().then_some(log)
+        log.symlink_metadata()
+            .is_ok_and(|m| m.len() > 0)
+            .then_some(log)
     })
 }
 
