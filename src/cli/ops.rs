@@ -54,16 +54,15 @@ pub async fn backup(database: PathBuf, target: PathBuf, force: bool) -> Result<O
     // A copy renamed under a process that has the file open would pair with its -wal and
     // -shm, which go by name: its next writes would land in the copy's log.
     let probed = target.clone();
-    let in_use = tokio::task::spawn_blocking(move || db::in_use_elsewhere(&probed))
+    let open_elsewhere = tokio::task::spawn_blocking(move || db::check_not_open_elsewhere(&probed))
         .await
         .map_err(|e| CliError {
             code: "internal",
             message: format!("cannot check {}: {e}", target.display()),
         })?;
-    if in_use {
+    if let Err(why) = open_elsewhere {
         return Err(invalid(format!(
-            "{} is open in another process (a server, a sqlite3 shell): stop it first, or \
-             choose another path",
+            "{} {why}: stop it first, or choose another path",
             target.display()
         )));
     }
@@ -180,7 +179,7 @@ fn is_database_file(database: &Path, target: &Path) -> bool {
 /// A `-wal` or `-journal` file beside `target` that holds something. SQLite does not
 /// check that a log belongs to the file it sits beside: whoever next opened the copy would
 /// replay it (a WAL from another database replaces the copy's tables, and
-/// `integrity_check` still says ok). Called after `in_use_elsewhere`, which has already
+/// `integrity_check` still says ok). Called after `check_not_open_elsewhere`, which has already
 /// merged and removed the logs of a database that is there; an empty log replays nothing.
 fn leftover_log(target: &Path) -> Option<PathBuf> {
     ["-wal", "-journal"].into_iter().find_map(|suffix| {

@@ -243,31 +243,32 @@ impl Db {
     }
 }
 
-/// Whether another connection, in any process, has the database file at `path` open (a
-/// server, a `sqlite3` shell): found by asking for the file's exclusive lock at once,
-/// which any SQLite connection to it withholds, even an idle one in WAL mode. A file
-/// that is missing, or that SQLite cannot open or read as a database, is in no one's use.
-/// Taking the lock also lets SQLite finish a crashed database's own `-wal` or journal into
-/// it, and closing removes them, so no log of it is left behind.
-pub fn in_use_elsewhere(path: &Path) -> bool {
+/// Whether another connection, in any process, may have the database file at `path` open
+/// (a server, a `sqlite3` shell): `Err` says why it may. Found by asking for the file's
+/// exclusive lock at once, which any SQLite connection to it in WAL mode withholds, even
+/// an idle one. A file that is missing, that SQLite cannot open, or that is not a
+/// database, is in no one's use as one. Taking the lock also lets SQLite finish a crashed
+/// database's own `-wal` or journal into it, and closing removes them, so no log of it is
+/// left behind.
+pub fn check_not_open_elsewhere(path: &Path) -> Result<(), String> {
     let Ok(conn) = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     ) else {
-        return false;
+        return Ok(());
     };
     // At once: an open connection holds its lock for as long as it is open.
-    let locked = conn
+    let claimed = conn
         .busy_timeout(Duration::ZERO)
         .and_then(|()| conn.pragma_update(None, "locking_mode", "EXCLUSIVE"))
         .and_then(|()| conn.execute_batch("BEGIN EXCLUSIVE; ROLLBACK;"));
-    matches!(
-        locked,
-        Err(e) if matches!(
-            e.sqlite_error_code(),
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-        )
-    )
+    match claimed.map_err(|e| (e.sqlite_error_code(), e)) {
+        Ok(()) | Err((Some(ErrorCode::NotADatabase), _)) => Ok(()),
+        Err((Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked), _)) => {
+            Err("is open in another process (a server, a sqlite3 shell)".into())
+        }
+        Err((_, e)) => Err(format!("cannot be checked for other users of it ({e})")),
+    }
 }
 
 /// Creates `path` empty, readable and writable by its owner only, unless it exists: the
