@@ -264,6 +264,9 @@ impl CentrifugoClient {
     }
 }
 
+/// Centrifugo's code for a channel in a namespace its config does not have.
+const UNKNOWN_CHANNEL: u32 = 102;
+
 /// An error Centrifugo reported for one command of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiFailure {
@@ -272,10 +275,24 @@ pub struct ApiFailure {
 }
 
 impl ApiFailure {
-    /// Codes that no retry can fix: unknown channel, not found, bad request, not
-    /// available, unrecoverable position, conflict. Anything else (100 internal) may pass later.
+    /// Codes that no retry can fix: not found, bad request, not available, unrecoverable
+    /// position, conflict. Anything else (100 internal) may pass later, and so may 102
+    /// (unknown channel): every channel we name is in a namespace of the checked-in
+    /// config, so 102 means Centrifugo runs without it (started with another file, say),
+    /// which its operator fixes with a restart. Refusing those events for good would
+    /// lose every one of that window for a slip that is fixed in seconds.
     pub fn is_permanent(&self) -> bool {
-        matches!(self.code, 102 | 104 | 107 | 108 | 112 | 113)
+        matches!(self.code, 104 | 107 | 108 | 112 | 113)
+    }
+
+    /// What an operator should look at, for a failure that holds up delivery.
+    pub fn hint(&self) -> &'static str {
+        match self.code {
+            UNKNOWN_CHANNEL => {
+                " (Centrifugo lacks the namespace: is it running with centrifugo/config.json?)"
+            }
+            _ => "",
+        }
     }
 }
 

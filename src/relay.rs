@@ -148,7 +148,7 @@ async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivere
     }
     let stalled = failed
         .as_ref()
-        .map(|(_, event_id, e)| format!("event {event_id}: {} {}", e.code, e.message));
+        .map(|(_, event_id, e)| format!("event {event_id}: {} {}{}", e.code, e.message, e.hint()));
     db.write(move |c| {
         outbox::remove(c, &done)?;
         for (pk, e) in &refused {

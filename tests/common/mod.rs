@@ -103,6 +103,22 @@ pub async fn start_centrifugo(dir: &Path, port: u16, internal_port: u16) -> Cent
         .unwrap_or_else(|e| panic!("Centrifugo did not start: {e}"))
 }
 
+/// Like `start_centrifugo`, from another config file: a deployment's slip.
+pub async fn start_centrifugo_from(
+    config: &Path,
+    dir: &Path,
+    port: u16,
+    internal_port: u16,
+) -> CentrifugoProcess {
+    let options = CentrifugoOptions {
+        config: config.to_path_buf(),
+        ..centrifugo_options(dir, port, internal_port, None)
+    };
+    CentrifugoProcess::start(&options)
+        .await
+        .unwrap_or_else(|e| panic!("Centrifugo did not start from {}: {e}", config.display()))
+}
+
 /// Starts Centrifugo on fresh free ports, trying again with new ones if another process
 /// took a port between our probe and Centrifugo's bind.
 pub async fn start_centrifugo_on_free_ports(dir: &Path) -> (CentrifugoProcess, u16, u16) {

@@ -1,4 +1,4 @@
-//! Faults of Centrifugo: an outage, and a flaky network to its API.
+//! Faults of Centrifugo: an outage, a flaky network to its API, and a wrong config.
 
 use super::DRAIN;
 use super::backend::{Backend, assert_history_matches, published_messages, seq_and_id};
@@ -7,6 +7,7 @@ use super::proxy::{Fault, FaultyProxy};
 use crate::common;
 use crate::common::TestApp;
 use crate::common::rt_client::{SubOptions, is};
+use rusqlite::OptionalExtension;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
@@ -262,4 +263,94 @@ async fn a_flaky_centrifugo_api_never_blocks_a_send_and_each_event_arrives_once(
         started.elapsed()
     );
     client.quit().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Centrifugo started with another config (no namespaces) for a while
+// ---------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn events_refused_as_unknown_channels_wait_for_the_right_config_and_then_go_out() {
+    let mut app = TestApp::start().await;
+    let backend = Backend::new(&app.base, &app.api_key);
+    let room = backend.create_room("room", "alice", "bob").await;
+    backend.wait_drained(DRAIN).await;
+    // The operator's slip: Centrifugo restarted from a file without our namespaces.
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_path("centrifugo/config.json")).unwrap(),
+    )
+    .unwrap();
+    config["channel"]
+        .as_object_mut()
+        .unwrap()
+        .remove("namespaces");
+    let wrong = app.dir.path().join("without-namespaces.json");
+    std::fs::write(&wrong, config.to_string()).unwrap();
+    app.centrifugo.take().unwrap().stop().await;
+    app.centrifugo = Some(
+        common::start_centrifugo_from(
+            &wrong,
+            app.dir.path(),
+            app.centrifugo_port,
+            app.centrifugo_internal_port,
+        )
+        .await,
+    );
+
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let (m, _) = backend
+            .send_ok(&room.id, "alice", &format!("during-{i}"), 201)
+            .await;
+        sent.push(seq_and_id(&m));
+    }
+    // The relay has tried them: the first waits with Centrifugo's answer (or, refused for
+    // good, none waits).
+    let db = rusqlite::Connection::open(app.db_path()).unwrap();
+    let started = Instant::now();
+    let last_error = loop {
+        let first: Option<Option<String>> = db
+            .query_row(
+                "SELECT last_error FROM outbox ORDER BY pk LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap();
+        match first {
+            None => break "(the outbox is empty)".to_string(),
+            Some(Some(e)) => break e,
+            Some(None) if started.elapsed() < DRAIN => sleep(Duration::from_millis(100)).await,
+            Some(None) => panic!("the relay never tried the events"),
+        }
+    };
+    let failed: i64 = db
+        .query_row("SELECT count(*) FROM outbox_failed", [], |r| r.get(0))
+        .unwrap();
+    let waiting = backend.pending_events().await;
+    app.centrifugo.take().unwrap().stop().await;
+    app.centrifugo = Some(
+        common::start_centrifugo(
+            app.dir.path(),
+            app.centrifugo_port,
+            app.centrifugo_internal_port,
+        )
+        .await,
+    );
+    let restarted = Instant::now();
+    let mut history = published_messages(app.centrifugo_internal_port, &room.realtime).await;
+    while history.len() < sent.len() && restarted.elapsed() < DRAIN {
+        sleep(Duration::from_millis(200)).await;
+        history = published_messages(app.centrifugo_internal_port, &room.realtime).await;
+    }
+
+    assert_eq!(failed, 0, "an event was refused for good");
+    assert!(last_error.contains("102 unknown channel"), "{last_error}");
+    assert!(waiting >= 5, "the 5 events wait in the outbox: {waiting}");
+    let published: Vec<(i64, String)> = history.iter().map(|e| seq_and_id(&e["data"])).collect();
+    assert_eq!(
+        published, sent,
+        "Centrifugo history once its config is right"
+    );
+    backend.wait_drained(DRAIN).await;
 }
