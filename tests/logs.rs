@@ -509,6 +509,48 @@ async fn stopping_while_centrifugo_is_away_says_how_many_events_wait() {
     );
 }
 
+#[actix_web::test]
+async fn a_reader_holding_the_wal_delays_a_stop_by_its_bound_only_and_loses_nothing() {
+    let mut served = serve(&[]).await;
+    served.create_channel_as_alice().await;
+    // A `sqlite3` session left inside BEGIN, then a write past its snapshot: no checkpoint
+    // can truncate the WAL while it reads.
+    let reader = rusqlite::Connection::open(served._dir.path().join("chatsdk.db")).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let users: i64 = reader
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    let http = reqwest::Client::new();
+    let bob = http
+        .post(format!("{}/tokens", served.base))
+        .header("X-API-Key", &served.api_key)
+        .json(&json!({"userId": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), 200);
+
+    // Exits 0 within stop_gracefully's 20 s (it waited 50 × 10 s for the reader before).
+    common::stop_gracefully(&mut served.child).await;
+
+    assert_eq!(users, 1);
+    let held = log_lines(&served, "WAL checkpoint at shutdown failed");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(
+        held[0].contains("a reader held the WAL for 3 s; it stays for the next start"),
+        "{}",
+        held[0]
+    );
+    assert!(!log_lines(&served, "stopped").is_empty());
+    reader.execute_batch("ROLLBACK").unwrap();
+    drop(reader);
+    let db = rusqlite::Connection::open(served._dir.path().join("chatsdk.db")).unwrap();
+    let users: i64 = db
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 2, "bob's write, left in the WAL, is there");
+}
+
 /// Sends `head` as is (reqwest refuses such requests) and returns the status answered.
 async fn raw_status(base: &str, head: String) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

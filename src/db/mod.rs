@@ -203,23 +203,32 @@ impl Db {
 }
 
 impl Db {
-    /// Copies the WAL into the main file and truncates it (at shutdown: a clean file).
+    /// Copies the WAL into the main file and truncates it (at shutdown: a clean file),
+    /// giving up after `within`: a reader inside a long transaction (a `sqlite3` session
+    /// left in `BEGIN`) holds it for as long as it likes, and the stop must end inside
+    /// its grace period. A WAL left behind is whole; the next start carries on from it.
     /// On a connection of its own: a checkpoint cannot run inside a reader's transaction.
-    pub async fn checkpoint(&self) -> DbResult<()> {
+    pub async fn checkpoint(&self, within: Duration) -> DbResult<()> {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let c = open_connection(&path)?;
-            // The first column says whether a reader kept the checkpoint from finishing.
-            for _ in 0..50 {
+            let deadline = std::time::Instant::now() + within;
+            loop {
+                // Each try waits for the locks no later than the deadline.
+                c.busy_timeout(deadline.saturating_duration_since(std::time::Instant::now()))?;
+                // The first column says whether a reader kept it from finishing.
                 let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
                 if busy == 0 {
                     return Ok(());
                 }
+                if std::time::Instant::now() >= deadline {
+                    return Err(DbError::Task(format!(
+                        "a reader held the WAL for {} s; it stays for the next start",
+                        within.as_secs()
+                    )));
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(DbError::Task(
-                "WAL checkpoint stayed busy: a reader held it".into(),
-            ))
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
