@@ -39,23 +39,31 @@ pub fn stop_wait(last_pass: Duration) -> Duration {
 async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_pass: Duration) {
     let mut backoff = MIN_BACKOFF;
     let mut outage = Outage::new(OUTAGE_LOG_EVERY);
+    let mut batch_size = BATCH_SIZE;
     while !signals.stopping() {
-        let outcome = deliver_once(&db, &centrifugo)
+        let outcome = deliver_once(&db, &centrifugo, batch_size)
             .await
             .unwrap_or_else(|e| Delivered::Stalled(format!("the database failed: {e}")));
         let wait = match outcome {
             Delivered::Nothing => {
                 log_delivering(&mut outage);
                 backoff = MIN_BACKOFF;
+                batch_size = BATCH_SIZE;
                 POLL_INTERVAL
             }
             Delivered::Some => {
                 log_delivering(&mut outage);
                 backoff = MIN_BACKOFF;
+                batch_size = BATCH_SIZE;
                 continue;
             }
             Delivered::Stalled(why) => {
                 log_stalled(&mut outage, &why);
+                // Until the event at the head goes out, it is tried alone. Centrifugo runs
+                // every command of a batch, so whole batches would publish the events
+                // behind it again at each retry: ahead of it, and, once their
+                // idempotency keys expire (5 minutes), as duplicates.
+                batch_size = 1;
                 // New writes must not cut a backoff short (that would retry once per
                 // write against a struggling Centrifugo); only stopping does.
                 let wait = with_jitter(backoff);
@@ -68,7 +76,7 @@ async fn run(db: Db, centrifugo: CentrifugoClient, signals: Arc<Signals>, last_p
     }
     // Whatever is left is reported by the server once this thread is done (or given up).
     let _ = tokio::time::timeout(last_pass, async {
-        while let Ok(Delivered::Some) = deliver_once(&db, &centrifugo).await {}
+        while let Ok(Delivered::Some) = deliver_once(&db, &centrifugo, BATCH_SIZE).await {}
     })
     .await;
 }
@@ -110,8 +118,12 @@ enum Delivered {
     Stalled(String),
 }
 
-async fn deliver_once(db: &Db, centrifugo: &CentrifugoClient) -> Result<Delivered, DbError> {
-    let pending = db.read(|c| outbox::peek(c, BATCH_SIZE)).await?;
+async fn deliver_once(
+    db: &Db,
+    centrifugo: &CentrifugoClient,
+    batch_size: usize,
+) -> Result<Delivered, DbError> {
+    let pending = db.read(move |c| outbox::peek(c, batch_size)).await?;
     if pending.is_empty() {
         return Ok(Delivered::Nothing);
     }

@@ -55,6 +55,19 @@ impl Backend {
         }
     }
 
+    /// `POST …/members`: `by` adds `user`.
+    pub(super) async fn add_member(&self, channel: &str, by: &str, user: &str) {
+        let res = self
+            .http
+            .post(format!("{}/api/channels/{channel}/members", self.base))
+            .header("X-API-Key", &self.key)
+            .json(&json!({"userIds": [user], "userId": by}))
+            .send()
+            .await
+            .unwrap();
+        json_of(res, 200).await;
+    }
+
     /// `POST …/messages` as `user`; the status and the body, or the transport error.
     pub(super) async fn send(
         &self,

@@ -269,22 +269,16 @@ async fn a_flaky_centrifugo_api_never_blocks_a_send_and_each_event_arrives_once(
 // 3. Centrifugo started with another config (no namespaces) for a while
 // ---------------------------------------------------------------------------------------
 
-#[actix_web::test]
-async fn events_refused_as_unknown_channels_wait_for_the_right_config_and_then_go_out() {
-    let mut app = TestApp::start().await;
-    let backend = Backend::new(&app.base, &app.api_key);
-    let room = backend.create_room("room", "alice", "bob").await;
-    backend.wait_drained(DRAIN).await;
-    // The operator's slip: Centrifugo restarted from a file without our namespaces.
-    let mut config: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::repo_path("centrifugo/config.json")).unwrap(),
-    )
-    .unwrap();
-    config["channel"]
-        .as_object_mut()
+/// Centrifugo restarted in `app`'s place from the checked-in config with the namespaces
+/// `keep` alone: an operator's slip.
+async fn restart_centrifugo_with_namespaces(app: &mut TestApp, keep: &[&str]) {
+    let checked_in = std::fs::read_to_string(common::repo_path("centrifugo/config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&checked_in).unwrap();
+    config["channel"]["namespaces"]
+        .as_array_mut()
         .unwrap()
-        .remove("namespaces");
-    let wrong = app.dir.path().join("without-namespaces.json");
+        .retain(|n| keep.contains(&n["name"].as_str().unwrap()));
+    let wrong = app.dir.path().join("wrong-config.json");
     std::fs::write(&wrong, config.to_string()).unwrap();
     app.centrifugo.take().unwrap().stop().await;
     app.centrifugo = Some(
@@ -296,6 +290,15 @@ async fn events_refused_as_unknown_channels_wait_for_the_right_config_and_then_g
         )
         .await,
     );
+}
+
+#[actix_web::test]
+async fn events_refused_as_unknown_channels_wait_for_the_right_config_and_then_go_out() {
+    let mut app = TestApp::start().await;
+    let backend = Backend::new(&app.base, &app.api_key);
+    let room = backend.create_room("room", "alice", "bob").await;
+    backend.wait_drained(DRAIN).await;
+    restart_centrifugo_with_namespaces(&mut app, &[]).await;
 
     let mut sent = Vec::new();
     for i in 0..5 {
@@ -353,4 +356,72 @@ async fn events_refused_as_unknown_channels_wait_for_the_right_config_and_then_g
         "Centrifugo history once its config is right"
     );
     backend.wait_drained(DRAIN).await;
+}
+
+/// One namespace missing: the events behind a refused one, in another channel, are not
+/// published again at every retry (ahead of it, and as duplicates once their idempotency
+/// keys expire): while the head waits, it is tried alone.
+#[actix_web::test]
+async fn while_the_first_event_waits_the_events_behind_it_are_not_published_again_and_again() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let mut upstream = String::new();
+    let mut app = TestApp::start_with(|a| {
+        upstream = std::mem::replace(&mut a.centrifugo_url, proxy_url.into())
+            .expose()
+            .to_string();
+    })
+    .await;
+    let proxy = FaultyProxy::start(listener, upstream);
+    let backend = Backend::new(&app.base, &app.api_key);
+    let room = backend.create_room("room", "alice", "bob").await;
+    backend.tokens("carol").await;
+    backend.wait_drained(DRAIN).await;
+    restart_centrifugo_with_namespaces(&mut app, &["chat"]).await;
+    let before = proxy.attempts().len();
+
+    // member.added to carol's personal channel (refused with 102), then chat events
+    // behind it.
+    backend.add_member(&room.id, "alice", "carol").await;
+    for i in 0..5 {
+        backend
+            .send_ok(&room.id, "alice", &format!("behind-{i}"), 201)
+            .await;
+    }
+    // Several retries (backoff 100 ms, 200 ms, 400 ms, …).
+    sleep(Duration::from_secs(4)).await;
+    let stalled: Vec<_> = proxy.attempts()[before..].to_vec();
+    restart_centrifugo_with_namespaces(&mut app, &["chat", "personal"]).await;
+    backend.wait_drained(DRAIN).await;
+
+    let mut forwarded: HashMap<&str, usize> = HashMap::new();
+    for a in stalled.iter().filter(|a| a.forwarded) {
+        for key in &a.idempotency_keys {
+            *forwarded.entry(key).or_default() += 1;
+        }
+    }
+    let head_tries = forwarded.values().copied().max().unwrap_or(0);
+    assert!(
+        head_tries >= 4,
+        "the waiting event was retried: {stalled:#?}"
+    );
+    // At most the first try's batch carried them, before the head was known to fail.
+    assert!(
+        forwarded
+            .values()
+            .filter(|n| **n < head_tries)
+            .all(|n| *n <= 1),
+        "events behind the waiting one were sent again while it waited: {forwarded:?}"
+    );
+    let stored = HashMap::from([(
+        room.id.clone(),
+        backend.messages_after(&room.id, "alice", 0).await,
+    )]);
+    assert_history_matches(
+        app.centrifugo_internal_port,
+        std::slice::from_ref(&room),
+        &stored,
+        DRAIN,
+    )
+    .await;
 }
