@@ -1,9 +1,9 @@
 //! Faults of Centrifugo: an outage, a flaky network to its API, and a wrong config.
 
 use super::DRAIN;
-use super::backend::{Backend, assert_history_matches, published_messages, seq_and_id};
+use super::backend::{Backend, Room, assert_history_matches, published_messages, seq_and_id};
 use super::client::{ChatView, online_client};
-use super::proxy::{Fault, FaultyProxy};
+use super::proxy::{BatchAttempt, Fault, FaultyProxy};
 use crate::common;
 use crate::common::TestApp;
 use crate::common::rt_client::{SubOptions, is};
@@ -211,12 +211,7 @@ async fn a_flaky_centrifugo_api_never_blocks_a_send_and_each_event_arrives_once(
     let injected: Vec<Fault> = attempts.iter().filter_map(|a| a.fault.clone()).collect();
     assert_eq!(injected, faults, "every fault was injected, in order");
     assert_eq!(proxy.faults_left(), 0);
-    let mut forwarded: HashMap<&str, usize> = HashMap::new();
-    for a in attempts.iter().filter(|a| a.forwarded) {
-        for key in &a.idempotency_keys {
-            *forwarded.entry(key).or_default() += 1;
-        }
-    }
+    let forwarded = times_forwarded(&attempts);
     let resent = forwarded.values().filter(|n| **n >= 2).count();
     assert!(
         resent >= 1,
@@ -229,17 +224,7 @@ async fn a_flaky_centrifugo_api_never_blocks_a_send_and_each_event_arrives_once(
         .map(seq_and_id)
         .collect();
     assert_eq!(stored, sent, "the store holds every message");
-    let stored_map = HashMap::from([(
-        room.id.clone(),
-        backend.messages_after(&room.id, "bob", 0).await,
-    )]);
-    assert_history_matches(
-        app.centrifugo_internal_port,
-        std::slice::from_ref(&room),
-        &stored_map,
-        DRAIN,
-    )
-    .await;
+    assert_room_history_matches(&app, &backend, &room).await;
     let received: Vec<(i64, String)> = client
         .publications(&room.realtime, sent.len(), DRAIN)
         .await
@@ -394,12 +379,7 @@ async fn while_the_first_event_waits_the_events_behind_it_are_not_published_agai
     restart_centrifugo_with_namespaces(&mut app, &["chat", "personal"]).await;
     backend.wait_drained(DRAIN).await;
 
-    let mut forwarded: HashMap<&str, usize> = HashMap::new();
-    for a in stalled.iter().filter(|a| a.forwarded) {
-        for key in &a.idempotency_keys {
-            *forwarded.entry(key).or_default() += 1;
-        }
-    }
+    let forwarded = times_forwarded(&stalled);
     let head_tries = forwarded.values().copied().max().unwrap_or(0);
     assert!(
         head_tries >= 4,
@@ -413,13 +393,29 @@ async fn while_the_first_event_waits_the_events_behind_it_are_not_published_agai
             .all(|n| *n <= 1),
         "events behind the waiting one were sent again while it waited: {forwarded:?}"
     );
+    assert_room_history_matches(&app, &backend, &room).await;
+}
+
+/// How many forwarded batches carried each idempotency key.
+fn times_forwarded(attempts: &[BatchAttempt]) -> HashMap<&str, usize> {
+    let mut forwarded: HashMap<&str, usize> = HashMap::new();
+    for a in attempts.iter().filter(|a| a.forwarded) {
+        for key in &a.idempotency_keys {
+            *forwarded.entry(key).or_default() += 1;
+        }
+    }
+    forwarded
+}
+
+/// Centrifugo's history of `room` holds each stored message once, in seq order.
+async fn assert_room_history_matches(app: &TestApp, backend: &Backend, room: &Room) {
     let stored = HashMap::from([(
         room.id.clone(),
-        backend.messages_after(&room.id, "alice", 0).await,
+        backend.messages_after(&room.id, &room.owner, 0).await,
     )]);
     assert_history_matches(
         app.centrifugo_internal_port,
-        std::slice::from_ref(&room),
+        std::slice::from_ref(room),
         &stored,
         DRAIN,
     )
