@@ -177,9 +177,9 @@ fn is_database_file(database: &Path, target: &Path) -> bool {
 }
 
 /// A `-wal` or `-journal` file beside `target` that holds something. SQLite does not
-/// check that a log belongs to the file it sits beside: whoever next opened the copy would
-/// replay it (a WAL from another database replaces the copy's tables, and
-/// `integrity_check` still says ok). Called after `check_not_open_elsewhere`, which has already
+/// check that a log belongs to the file it sits beside: whoever next opened the copy
+/// would replay it (a WAL from another database replaces the copy's tables, and
+/// `integrity_check` still says ok). Called after `check_not_open_elsewhere`, which has
 /// merged and removed the logs of a database that is there; an empty log replays nothing.
 fn leftover_log(target: &Path) -> Option<PathBuf> {
     ["-wal", "-journal"].into_iter().find_map(|suffix| {
