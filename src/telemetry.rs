@@ -17,6 +17,10 @@ use std::time::Instant;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest incoming `X-Request-Id` we adopt; a longer one is replaced by our own.
 pub const MAX_REQUEST_ID_CHARS: usize = 64;
+/// Longest path a request line carries whole. The path is the client's to choose (up to
+/// the `http` crate's 64 KiB), so writing it whole let one unauthenticated client fill
+/// the disk at hundreds of MB/s with 404s. Every path of our routes with ASCII ids fits.
+pub const MAX_LOGGED_PATH_BYTES: usize = 512;
 /// Probes and scrapes come every few seconds: their lines go to debug, not info.
 const QUIET_ROUTES: [&str; 2] = ["/health", "/metrics"];
 
@@ -36,7 +40,7 @@ pub async fn observe(
     };
     let method = req.method().clone();
     // Kept only when the line will be written: no copy when the request log is filtered out.
-    let path = log::log_enabled!(target: "chatsdk::http", level).then(|| req.path().to_owned());
+    let path = log::log_enabled!(target: "chatsdk::http", level).then(|| loggable_path(req.path()));
     let recorder = req.app_data::<HttpRecorder>().cloned();
     // Middleware errors (auth, rate limits) come up as `Err`: render them inside the
     // request's scope, so their log lines carry the id and their answer the header.
@@ -86,6 +90,19 @@ pub async fn observe(
     result
 }
 
+/// `path`, cut to [`MAX_LOGGED_PATH_BYTES`] (on a character boundary) with its full
+/// length named, so a reader sees it was cut and by how much.
+fn loggable_path(path: &str) -> String {
+    if path.len() <= MAX_LOGGED_PATH_BYTES {
+        return path.to_owned();
+    }
+    let mut end = MAX_LOGGED_PATH_BYTES;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &path[..end], path.len())
+}
+
 /// An incoming id we may echo: 1 to 64 characters of `[A-Za-z0-9._-]`, nothing that
 /// could forge a log line or carry a secret-looking blob.
 fn is_safe_request_id(id: &str) -> bool {
@@ -132,6 +149,19 @@ mod tests {
         for bad in ["", "a b", "a\"b", "é", "a/b", "a=b", &"x".repeat(65)] {
             assert!(!is_safe_request_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn long_paths_are_cut_on_a_character_boundary_with_their_length() {
+        let short = "/api/channels/general";
+        assert_eq!(loggable_path(short), short);
+        let exact = "x".repeat(MAX_LOGGED_PATH_BYTES);
+        assert_eq!(loggable_path(&exact), exact);
+        let long = format!("/{}", "é".repeat(1000));
+        let cut = loggable_path(&long);
+        assert!(cut.ends_with("…(2001 bytes)"), "{cut}");
+        assert!(cut.len() <= MAX_LOGGED_PATH_BYTES + "…(2001 bytes)".len());
+        assert!(cut.starts_with("/éé"));
     }
 
     #[test]

@@ -348,6 +348,31 @@ async fn text_logs_stay_the_default_with_one_line_per_request() {
     );
 }
 
+/// A client chooses its path (up to 64 KiB): a request line carries its first 512 bytes
+/// and its length, so a flood of long 404s cannot fill the disk at the path's size.
+#[actix_web::test]
+async fn a_long_path_is_logged_cut_with_its_length() {
+    let mut served = serve(&[]).await;
+    let http = reqwest::Client::new();
+    let long = format!("/{}", "x".repeat(20_000));
+    let res = http
+        .get(format!("{}{long}", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let id = request_id(&res);
+    common::stop_gracefully(&mut served.child).await;
+
+    let mine = log_lines(&served, &id);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    let line = &mine[0];
+    assert!(line.contains("status=404"), "{line}");
+    let kept = format!("path=/{}…(20001 bytes)", "x".repeat(511));
+    assert!(line.contains(&kept), "{line}");
+    assert!(line.len() < 1000, "{} bytes: {line}", line.len());
+}
+
 /// Operators who keep request lines elsewhere (a proxy's access log) can drop them alone:
 /// they cost a refresh ≈ 8 % of its rate (BENCHMARKS.md, sixth session).
 #[actix_web::test]
